@@ -1,0 +1,28 @@
+# Two commands do everything on a fresh machine (the virtual environment is made if missing):
+#   make run  [ARGS="--epochs 1 --subset 5000"]   train and compare the CNN in both frameworks
+#   make test                                      the test suite
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ARGS ?=
+
+.PHONY: run test venv clean-venv
+
+# Re-installs when requirements.txt changes; the stamp is written only after a full install.
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(PY) compare.py --model cnn --backend both $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+clean-venv:
+	rm -rf $(VENV)

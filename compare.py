@@ -1,0 +1,196 @@
+"""Train a CIFAR-10 classifier in PyTorch and in TensorFlow/Keras and compare them side by side.
+
+    python compare.py --model cnn --backend both
+    python compare.py --model cnn --backend torch --epochs 1 --subset 5000
+
+Each backend runs in its own process (python -m pytorch_impl / tensorflow_impl RUN_DIR), on the
+same verified data, the same batch plan and, when PyTorch is installed, the same initial
+weights. This file imports no framework, so --help is instant and a machine with only one
+framework can still run that backend.
+
+Exit codes: 0 every backend finished; 1 a backend failed or diverged (the others' results are
+still printed and saved); 2 bad arguments; 3 the dataset is missing or corrupt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from shared.config import BACKENDS, DEVICES, MODELS, PRECISIONS, RunConfig, resolve
+from shared.io import atomic_write_text
+from shared.metrics import EpochRecord, read_jsonl
+from shared.report import (DEFAULT_TOLERANCE_POINTS, append_summary, markdown, parity_verdict,
+                           table_rows)
+
+ROOT = Path(__file__).resolve().parent
+PACKAGES = {"torch": "pytorch_impl", "tensorflow": "tensorflow_impl"}
+FRAMEWORK_MODULES = {"torch": ("torch",), "tensorflow": ("tensorflow", "keras")}
+EXIT_BACKEND_FAILED, EXIT_BAD_ARGS, EXIT_DATA = 1, 2, 3
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive integer")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive, finite number")
+    return value
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description="Train CIFAR-10 classifiers in PyTorch and TensorFlow/Keras and compare them.",
+        epilog="Defaults for epochs, batch size, lr, ... come from the model's recipe "
+               "(shared/config.py); flags override them. Exit codes: 0 ok, 1 a backend failed, "
+               "2 bad arguments, 3 dataset missing or corrupt.")
+    p.add_argument("--model", default="cnn", choices=MODELS, help="model to train (default: cnn)")
+    p.add_argument("--backend", default="both", choices=(*BACKENDS, "both"), help="default: both")
+    p.add_argument("--epochs", type=positive_int, help="training epochs (recipe default)")
+    p.add_argument("--batch-size", type=positive_int, help="training batch size (recipe default)")
+    p.add_argument("--lr", type=positive_float, help="peak learning rate (recipe default)")
+    p.add_argument("--subset", type=positive_int, help="train on this many training images")
+    p.add_argument("--val-split", type=positive_int,
+                   help="hold out this many training images for validation instead of the test set")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and batch plan")
+    p.add_argument("--device", choices=DEVICES, default="cpu")
+    p.add_argument("--precision", choices=PRECISIONS, help="fp32 or bf16 (recipe default)")
+    p.add_argument("--data-dir", help="CIFAR-10 file or folder (default: $CIFAR10_DATA, then the cache)")
+    p.add_argument("--out", default="results", help="results folder (default: results/)")
+    p.add_argument("--tolerance", type=positive_float, default=DEFAULT_TOLERANCE_POINTS,
+                   help="parity tolerance on validation accuracy, in points (default: %(default)s)")
+    return p.parse_args(argv)
+
+
+def fail(code: int, message: str) -> int:
+    print(f"compare.py: error: {message}", file=sys.stderr)
+    return code
+
+
+def check_out_dir(out: Path) -> str | None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        return f"--out {out} is not writable ({err.strerror or err})"
+    return None
+
+
+def new_run_dir(out: Path, cfg: RunConfig) -> Path:
+    run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{cfg.model}-seed{cfg.seed}-{secrets.token_hex(2)}"
+    run_dir = out / run_id
+    run_dir.mkdir(parents=True)
+    cfg.run_id = run_id
+    return run_dir
+
+
+def installed(backend: str) -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in FRAMEWORK_MODULES[backend])
+
+
+def run_process(args: list[str]) -> tuple[int, str]:
+    """Run a backend process, echoing its output; return its exit code and last stderr line."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    last = ""
+    for line in proc.stderr:
+        sys.stderr.write(line)
+        if line.strip():
+            last = line.strip()
+    return proc.wait(), last
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    cfg = resolve(args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                  subset=args.subset, val_split=args.val_split, seed=args.seed,
+                  device=args.device, precision=args.precision, data_dir=args.data_dir,
+                  out=args.out)
+    backends = list(BACKENDS) if args.backend == "both" else [args.backend]
+
+    from shared.data import DataError, load_cifar10  # numpy only, but not needed for --help
+    if args.data_dir is not None and not Path(args.data_dir).expanduser().exists():
+        return fail(EXIT_DATA, f"--data-dir {args.data_dir} does not exist")
+    try:
+        data = load_cifar10(args.data_dir)
+    except DataError as err:
+        return fail(EXIT_DATA, str(err))
+    n_train = len(data.x_train) - (cfg.val_split or 0)
+    if cfg.val_split and cfg.val_split >= len(data.x_train):
+        return fail(EXIT_BAD_ARGS, f"--val-split {cfg.val_split} must be smaller than the "
+                                   f"{len(data.x_train)} training images")
+    if cfg.subset and cfg.subset > n_train:
+        return fail(EXIT_BAD_ARGS, f"--subset {cfg.subset} is larger than the {n_train} training images")
+    if cfg.batch_size > (cfg.subset or n_train):
+        return fail(EXIT_BAD_ARGS, f"--batch-size {cfg.batch_size} is larger than the "
+                                   f"{cfg.subset or n_train} training images")
+    out = Path(cfg.out)
+    if (problem := check_out_dir(out)) is not None:
+        return fail(EXIT_BAD_ARGS, problem)
+
+    run_dir = new_run_dir(out, cfg)
+    cfg.save(run_dir / "config.json")
+    print(f"run {cfg.run_id}: {cfg.model} ({cfg.variant}, {cfg.mode}), {cfg.epochs} epochs, "
+          f"batch {cfg.batch_size}, {cfg.precision}, {cfg.device}; data: {data.source}", flush=True)
+
+    reasons: dict[str, str] = {}
+    if installed("torch"):
+        code, last = run_process(["-m", "pytorch_impl.init_weights", str(run_dir)])
+        if code != 0:
+            print(f"warning: could not make shared initial weights ({last}); each backend uses its own",
+                  file=sys.stderr)
+    for backend in backends:
+        if not installed(backend):
+            reasons[backend] = f"failed: {'/'.join(FRAMEWORK_MODULES[backend])} not installed"
+            print(f"[{backend}] skipped: {reasons[backend]}", file=sys.stderr)
+            continue
+        code, last = run_process(["-m", PACKAGES[backend], str(run_dir)])
+        if code != 0:
+            reasons[backend] = f"failed (exit {code}): {last}" if last else f"failed (exit {code})"
+
+    runs: dict[str, list[EpochRecord]] = {}
+    for backend in backends:
+        path = run_dir / f"{backend}.jsonl"
+        records, problems = read_jsonl(path) if path.exists() else ([], [])
+        for problem in problems:
+            print(f"warning: {problem}", file=sys.stderr)
+        runs[backend] = records
+
+    table = markdown(table_rows(runs, cfg.model, reasons))
+    finals = {b: (r[-1] if r else None) for b, r in runs.items()}
+    verdict = parity_verdict(finals, args.tolerance) if len(backends) == 2 else ""
+    settings = (f"Settings: {cfg.epochs} epochs, batch {cfg.batch_size}, {cfg.precision}, "
+                f"{cfg.device}, seed {cfg.seed}, train images {cfg.subset or n_train}, "
+                f"validation {'holdout ' + str(cfg.val_split) if cfg.val_split else 'test set (10,000)'}.")
+    report = "\n\n".join(filter(None, [table, verdict, settings]))
+    print("\n" + report)
+    atomic_write_text(run_dir / "table.md", f"# Run {cfg.run_id}\n\n{report}\n")
+    finished = [r for r in finals.values() if r is not None]
+    if finished:
+        append_summary(out / "summary.csv", finished)
+    print(f"\nresults: {run_dir}  (summary: {out / 'summary.csv'})")
+    ok = all(r is not None and r.status == "ok" and r.epoch == r.epochs for r in finals.values())
+    return 0 if ok and not reasons else EXIT_BACKEND_FAILED
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

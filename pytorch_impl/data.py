@@ -1,0 +1,26 @@
+"""Feeding PyTorch: the shared plan's uint8 batches → normalised float32 NCHW tensors.
+
+Augmentation happened in shared.batch_plan; here the batch only changes type, layout
+(channels-last memory, which oneDNN's CPU convolutions prefer) and scale."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from shared.run import CIFAR10_MEAN, CIFAR10_STD
+
+_MEAN = torch.tensor(CIFAR10_MEAN).view(1, 3, 1, 1)
+_STD = torch.tensor(CIFAR10_STD).view(1, 3, 1, 1)
+
+
+def to_batch(images: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(B, 32, 32, 3) uint8 → (B, 3, 32, 32) float32, normalised, channels-last in memory."""
+    # np.require copies read-only (memory-mapped) slices: torch.from_numpy needs writable memory.
+    x = torch.from_numpy(np.require(images, requirements=("C", "W"))).to(device).permute(0, 3, 1, 2).float()
+    x = (x - _MEAN.to(device)) / _STD.to(device)
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def to_labels(labels: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    return torch.from_numpy(np.asarray(labels, dtype=np.int64)).to(device)

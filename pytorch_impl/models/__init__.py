@@ -1,0 +1,21 @@
+"""Model registry: build any catalogue model by name (same names as tensorflow_impl.models)."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from .cnn import cnn
+
+_BUILDERS = {"cnn": cnn}
+
+
+def build_model(name: str, *, variant: str = "cifar", num_classes: int = 10) -> nn.Module:
+    if name not in _BUILDERS:
+        raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(_BUILDERS))}")
+    return _BUILDERS[name](variant=variant, num_classes=num_classes)
+
+
+def count_params(model: nn.Module) -> tuple[int, int]:
+    """(total, trainable) parameters; BatchNorm running statistics are buffers, not parameters."""
+    params = list(model.parameters())
+    return sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad)

@@ -1,0 +1,119 @@
+"""PyTorch training: a plain loop over the shared batch plan, with a tqdm bar per epoch.
+
+    python -m pytorch_impl RUN_DIR        (compare.py does this; RUN_DIR holds config.json)
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from shared.batch_plan import epoch_plan, eval_batches, steps_per_epoch, train_batch
+from shared.config import RunConfig
+from shared.run import INITIAL_WEIGHTS, RecordWriter, Split, load_split, print_epoch
+from shared.schedule import learning_rate
+from shared.weights_io import load_arrays
+
+from .data import to_batch, to_labels
+from .models import build_model, count_params
+from .optim import make_loss, make_optimizer, set_learning_rate
+from .weights import load_numpy
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def evaluate(model, loss_fn, x: np.ndarray, y: np.ndarray, batch_size: int, device) -> tuple[float, float, float]:
+    """(loss, accuracy, images/s) over the whole set in eval mode, weighted by image."""
+    model.eval()
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.int64)
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for where in eval_batches(len(x), batch_size):
+            labels = to_labels(y[where], device)
+            logits = model(to_batch(x[where], device))
+            loss_sum += loss_fn(logits, labels) * len(labels)
+            correct += (logits.argmax(1) == labels).sum()
+    _sync(device)
+    seconds = time.perf_counter() - start
+    return loss_sum.item() / len(x), correct.item() / len(x), len(x) / seconds
+
+
+def train_epoch(model, optimizer, loss_fn, split: Split, cfg: RunConfig, epoch: int, device) -> tuple[float, float, float]:
+    """(mean train loss, train accuracy, steady-state images/s) over the epoch's planned batches."""
+    plan = epoch_plan(cfg.seed, epoch, len(split.x_train), crop=cfg.crop, flip=cfg.flip)
+    slices = plan.batch_slices(cfg.batch_size)
+    steps = steps_per_epoch(len(split.x_train), cfg.batch_size)
+    total_steps = steps * cfg.epochs
+    model.train()
+    # Sums stay on the device: no per-step host sync, which would stall a GPU.
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.int64)
+    steady_start = None
+    bar = tqdm(slices, desc=f"[torch] epoch {epoch}/{cfg.epochs}", leave=False, file=sys.stdout,
+               disable=not sys.stdout.isatty())
+    for i, where in enumerate(bar):
+        if i == cfg.warmup_batches:
+            _sync(device)
+            steady_start = time.perf_counter()
+        step = (epoch - 1) * steps + i
+        set_learning_rate(optimizer, learning_rate(step, total_steps, peak_lr=cfg.lr,
+                                                   schedule=cfg.schedule,
+                                                   warmup_fraction=cfg.warmup_fraction))
+        images, labels = train_batch(split.x_train, split.y_train, plan, where)
+        x, y = to_batch(images, device), to_labels(labels, device)
+        logits = model(x)
+        loss = loss_fn(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        loss_sum += loss.detach()
+        correct += (logits.argmax(1) == y).sum()
+    _sync(device)
+    if steady_start is None:  # fewer batches than the warm-up: time nothing rather than lie
+        images_per_sec = float("nan")
+    else:
+        images_per_sec = (len(slices) - cfg.warmup_batches) * cfg.batch_size / (time.perf_counter() - steady_start)
+    return loss_sum.item() / len(slices), correct.item() / (len(slices) * cfg.batch_size), images_per_sec
+
+
+def train(cfg: RunConfig, run_dir: Path) -> int:
+    torch.manual_seed(cfg.seed)
+    device = torch.device(cfg.device)
+    split = load_split(cfg)
+    model = build_model(cfg.model, variant=cfg.variant, num_classes=cfg.num_classes)
+    init_path = Path(run_dir) / INITIAL_WEIGHTS
+    if init_path.exists():
+        load_numpy(model, load_arrays(init_path))
+    model.to(device, memory_format=torch.channels_last)
+    optimizer, loss_fn = make_optimizer(model, cfg), make_loss(cfg)
+    writer = RecordWriter(cfg, run_dir, backend="torch", framework_version=torch.__version__,
+                          device=str(device), params=count_params(model),
+                          init=f"torch-seed{cfg.seed}", split=split)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    for epoch in range(1, cfg.epochs + 1):
+        start = time.perf_counter()
+        train_loss, train_acc, train_ips = train_epoch(model, optimizer, loss_fn, split, cfg, epoch, device)
+        val_loss, val_acc, eval_ips = evaluate(model, loss_fn, split.x_val, split.y_val,
+                                               cfg.eval_batch_size, device)
+        peak_device = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+        record = writer.write(epoch=epoch, train_loss=train_loss, train_acc=train_acc,
+                              val_loss=val_loss, val_acc=val_acc,
+                              epoch_seconds=time.perf_counter() - start,
+                              train_images_per_sec=train_ips, eval_images_per_sec=eval_ips,
+                              peak_device_mb=peak_device)
+        print_epoch(record)
+        if not math.isfinite(train_loss):
+            print(f"[torch] diverged: train loss {train_loss} in epoch {epoch}", file=sys.stderr)
+            return 1
+    return 0

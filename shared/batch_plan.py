@@ -1,0 +1,68 @@
+"""The batch plan: which images, in which order, with which augmentation draws.
+
+Both backends train on exactly the batches this module builds, so "same data, same order, same
+augmentation" holds by construction: the plan is drawn here once per (seed, epoch) with numpy, and
+the uint8 pixels of each augmented batch are produced here too. The backends only convert the
+batch to their tensor type and normalise it (see pytorch_impl/data.py, tensorflow_impl/data.py).
+
+Augmentation (airbench/ResNet style): random crop with 4-pixel zero padding, horizontal flip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+PAD = 4
+
+
+@dataclass(frozen=True)
+class EpochPlan:
+    order: np.ndarray    # (n,) int64 permutation of the training indices
+    crop_dy: np.ndarray  # (n,) int in [0, 2*PAD]: row offset into the padded image
+    crop_dx: np.ndarray  # (n,) int in [0, 2*PAD]
+    flip: np.ndarray     # (n,) bool: mirror left-right
+
+    def batch_slices(self, batch_size: int, drop_last: bool = True) -> list[slice]:
+        """Training drops the last partial batch so every step has the same shape and weight."""
+        n = len(self.order)
+        stop = n - n % batch_size if drop_last else n
+        return [slice(i, min(i + batch_size, n)) for i in range(0, stop, batch_size)]
+
+
+def epoch_plan(seed: int, epoch: int, n: int, *, crop: bool = True, flip: bool = True) -> EpochPlan:
+    """Draw epoch `epoch`'s plan. Independent of earlier epochs, so a resumed run gets the same one."""
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(n)
+    if crop:
+        dy, dx = rng.integers(0, 2 * PAD + 1, size=(2, n))
+    else:
+        dy = dx = np.full(n, PAD)
+    flips = rng.random(n) < 0.5 if flip else np.zeros(n, dtype=bool)
+    return EpochPlan(order, dy, dx, flips)
+
+
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    return n // batch_size
+
+
+def augment(images: np.ndarray, dy: np.ndarray, dx: np.ndarray, flip: np.ndarray) -> np.ndarray:
+    """Crop (with zero padding) and flip a batch of uint8 NHWC images, vectorised over the batch."""
+    b, h, w, _ = images.shape
+    padded = np.pad(images, ((0, 0), (PAD, PAD), (PAD, PAD), (0, 0)))
+    rows = dy[:, None] + np.arange(h)                               # (b, h)
+    cols = dx[:, None] + np.arange(w)                               # (b, w)
+    cols = np.where(flip[:, None], cols[:, ::-1], cols)             # a flip reads columns backwards
+    return padded[np.arange(b)[:, None, None], rows[:, :, None], cols[:, None, :]]
+
+
+def train_batch(x: np.ndarray, y: np.ndarray, plan: EpochPlan, where: slice) -> tuple[np.ndarray, np.ndarray]:
+    """The augmented uint8 images and labels of one planned training batch."""
+    idx = plan.order[where]
+    images = augment(x[idx], plan.crop_dy[where], plan.crop_dx[where], plan.flip[where])
+    return images, np.asarray(y[idx], dtype=np.int64)
+
+
+def eval_batches(n: int, batch_size: int) -> list[slice]:
+    return [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]

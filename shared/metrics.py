@@ -1,0 +1,125 @@
+"""The metric schema, written once for both backends.
+
+One EpochRecord per epoch and backend, appended to <out>/<run_id>/<backend>.jsonl as training goes;
+the last record of each backend is also a row of <out>/summary.csv. Definitions:
+
+- train_loss / train_acc: over the epoch's batches as trained (augmented, weights changing),
+  weighted by batch size. Every training batch has the same size (the plan drops the last partial
+  batch), so this is also the plain mean over batches.
+- val_loss / val_acc: the whole validation set in eval mode after the epoch, weighted by image.
+- accuracies are fractions in [0, 1] (percent only in printed tables).
+- train_images_per_sec: steady state: the first `warmup_batches` batches of every epoch (graph
+  tracing, autotuning, cache warm-up) are left out; images of the remaining batches divided by
+  their wall time, input pipeline included.
+- eval_images_per_sec: validation images / wall time of the validation pass.
+- epoch_seconds: wall time of the training pass plus the validation pass.
+- peak_host_mb: peak resident set size of the backend process; peak_device_mb: accelerator
+  memory high-water mark (null on the CPU).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import resource
+import sys
+from dataclasses import MISSING, asdict, dataclass, fields
+
+SCHEMA_VERSION = 1
+
+
+class SchemaError(ValueError):
+    pass
+
+
+@dataclass
+class EpochRecord:
+    schema_version: int
+    run_id: str
+    model: str
+    variant: str
+    mode: str
+    backend: str
+    framework_version: str
+    device: str
+    seed: int
+    epoch: int
+    train_loss: float
+    train_acc: float
+    val_loss: float
+    val_acc: float
+    epoch_seconds: float
+    train_images_per_sec: float
+    eval_images_per_sec: float
+    peak_host_mb: float
+    peak_device_mb: float | None
+    params_total: int
+    params_trainable: int
+    status: str
+    # Beyond the required fields: what makes two rows comparable.
+    epochs: int = 0
+    batch_size: int = 0
+    precision: str = "fp32"
+    init: str = ""            # "torch-seed<N>" when both start from PyTorch's init, else "<backend>-native"
+    validation: str = "test"  # "test" (10,000 test images) or "holdout<N>" (--val-split)
+    train_images: int = 0
+    val_images: int = 0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+FIELDS = {f.name: f for f in fields(EpochRecord)}
+REQUIRED = [f.name for f in fields(EpochRecord) if f.default is MISSING]
+_FRACTIONS = ("train_acc", "val_acc")
+_NUMBERS = ("train_loss", "val_loss", "epoch_seconds", "train_images_per_sec",
+            "eval_images_per_sec", "peak_host_mb")
+
+
+def validate(data: dict) -> EpochRecord:
+    """Turn a parsed JSON object into an EpochRecord, or raise SchemaError with one line."""
+    missing = [name for name in REQUIRED if name not in data]
+    if missing:
+        raise SchemaError(f"record is missing fields: {', '.join(missing)}")
+    unknown = sorted(set(data) - set(FIELDS))
+    if unknown:
+        raise SchemaError(f"record has unknown fields: {', '.join(unknown)}")
+    if data["schema_version"] != SCHEMA_VERSION:
+        raise SchemaError(f"schema_version {data['schema_version']!r}, expected {SCHEMA_VERSION}")
+    if data["backend"] not in ("torch", "tensorflow"):
+        raise SchemaError(f"backend {data['backend']!r} is not torch or tensorflow")
+    for name in _FRACTIONS:
+        value = data[name]
+        if not isinstance(value, (int, float)) or not (0.0 <= value <= 1.0 or math.isnan(value)):
+            raise SchemaError(f"{name}={value!r} is not a fraction in [0, 1]")
+    for name in _NUMBERS:
+        if not isinstance(data[name], (int, float)):
+            raise SchemaError(f"{name}={data[name]!r} is not a number")
+    return EpochRecord(**data)
+
+
+def read_jsonl(path) -> tuple[list[EpochRecord], list[str]]:
+    """Records of one backend's JSONL file, plus one line per record that could not be used."""
+    records, problems = [], []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                records.append(validate(json.loads(line)))
+            except (json.JSONDecodeError, SchemaError, TypeError) as err:
+                problems.append(f"{path}:{lineno}: skipped: {str(err).splitlines()[0]}")
+    return records, problems
+
+
+def steady_images_per_sec(batch_seconds: list[float], batch_size: int, warmup_batches: int) -> float:
+    """Images per second over the batches after the warm-up ones (all batches if too few)."""
+    timed = batch_seconds[warmup_batches:] if len(batch_seconds) > warmup_batches else batch_seconds
+    total = sum(timed)
+    return len(timed) * batch_size / total if total > 0 else float("nan")
+
+
+def peak_host_mb() -> float:
+    """Peak RSS of this process (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024

@@ -1,0 +1,87 @@
+"""The side-by-side table, the parity verdict, and summary.csv (pandas; no framework)."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+
+from shared.io import atomic_write_text
+from shared.metrics import EpochRecord
+
+BACKEND_NAMES = {"torch": "PyTorch", "tensorflow": "TensorFlow/Keras"}
+DEFAULT_TOLERANCE_POINTS = 1.5
+
+COLUMNS = ["Model", "Backend", "Training Accuracy", "Validation Accuracy", "Training Loss",
+           "Validation Loss", "Train img/s", "Eval img/s", "Epoch s", "Params", "Status"]
+
+
+def table_rows(runs: dict[str, list[EpochRecord]], model: str, reasons: dict[str, str]) -> pd.DataFrame:
+    """One row per backend: the final epoch's numbers, and Epoch s as the mean over its epochs.
+    A backend without records shows the reason it has none."""
+    rows = []
+    for backend, records in runs.items():
+        record = records[-1] if records else None
+        if record is None:
+            rows.append({"Model": model, "Backend": BACKEND_NAMES[backend],
+                         **{c: "-" for c in COLUMNS[2:-1]}, "Status": reasons.get(backend, "failed")})
+            continue
+        rows.append({
+            "Model": f"{record.model} ({record.variant}, {record.mode})",
+            "Backend": BACKEND_NAMES[backend],
+            "Training Accuracy": f"{100 * record.train_acc:.2f}%",
+            "Validation Accuracy": f"{100 * record.val_acc:.2f}%",
+            "Training Loss": f"{record.train_loss:.4f}",
+            "Validation Loss": f"{record.val_loss:.4f}",
+            "Train img/s": f"{record.train_images_per_sec:.0f}",
+            "Eval img/s": f"{record.eval_images_per_sec:.0f}",
+            "Epoch s": f"{sum(r.epoch_seconds for r in records) / len(records):.1f}",
+            "Params": f"{record.params_total:,}",
+            "Status": reasons.get(backend) or (
+                record.status if record.epoch == record.epochs or record.status != "ok"
+                else f"incomplete ({record.epoch}/{record.epochs} epochs)"),
+        })
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def markdown(frame: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table, without needing the optional `tabulate` package."""
+    cells = [list(frame.columns)] + frame.astype(str).values.tolist()
+    widths = [max(len(row[i]) for row in cells) for i in range(len(frame.columns))]
+    line = lambda row: "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |"  # noqa: E731
+    return "\n".join([line(cells[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+                      *(line(r) for r in cells[1:])])
+
+
+def parity_verdict(finals: dict[str, EpochRecord | None], tolerance_points: float = DEFAULT_TOLERANCE_POINTS) -> str:
+    """One seed: Δ validation accuracy against the tolerance, plus the parameter-count check.
+    (No statistical verdict is possible from one seed per backend.)"""
+    torch_rec, tf_rec = finals.get("torch"), finals.get("tensorflow")
+    if torch_rec is None or tf_rec is None:
+        return "Parity: not assessed (needs both backends to finish)."
+    lines = []
+    if (torch_rec.params_total, torch_rec.params_trainable) != (tf_rec.params_total, tf_rec.params_trainable):
+        lines.append(f"Parity: DIFFER — parameter counts differ ({torch_rec.params_total:,} vs "
+                     f"{tf_rec.params_total:,}): not the same architecture.")
+    delta = 100 * (torch_rec.val_acc - tf_rec.val_acc)
+    agree = abs(delta) <= tolerance_points
+    lines.append(
+        f"Parity: {'AGREE' if agree else 'DIFFER'} — Δ validation accuracy (PyTorch − Keras) = "
+        f"{delta:+.2f} points, tolerance ±{tolerance_points:g} points; one seed per backend, "
+        f"so this is a single-run comparison, not a statistical test.")
+    if torch_rec.init != tf_rec.init:
+        lines.append(f"Note: the backends started from different initial weights ({torch_rec.init} vs {tf_rec.init}).")
+    return "\n".join(lines)
+
+
+def append_summary(path: Path, records: list[EpochRecord]) -> None:
+    """Add one row per run and backend (final epoch) to summary.csv, rewriting it atomically."""
+    path = Path(path)
+    new = pd.DataFrame([asdict(r) for r in records])
+    if path.exists():
+        new = pd.concat([pd.read_csv(path), new], ignore_index=True)
+    buffer = io.StringIO()
+    new.to_csv(buffer, index=False)
+    atomic_write_text(path, buffer.getvalue())

@@ -1,0 +1,111 @@
+"""What every backend process does the same way: pick the data split, name the files of a run,
+write the per-epoch records, and report a failure in one line.
+
+A run folder holds config.json, initial_weights.npz (PyTorch's initial weights, when PyTorch is
+installed), <backend>.jsonl (one EpochRecord per epoch), <backend>.log (a traceback, if the
+backend crashed) and table.md.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from shared.config import RunConfig
+from shared.data import load_cifar10, subset_indices, train_val_split
+from shared.io import append_line_durably
+from shared.metrics import SCHEMA_VERSION, EpochRecord, peak_host_mb
+
+# Per-channel mean and std of the 50,000 training images, in 0..255 pixel units.
+CIFAR10_MEAN = (125.306918, 122.950394, 113.865383)
+CIFAR10_STD = (62.993219, 62.088708, 66.704900)
+
+INITIAL_WEIGHTS = "initial_weights.npz"
+
+
+@dataclass
+class Split:
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    validation: str     # "test" or "holdout<N>"
+
+
+def load_split(cfg: RunConfig) -> Split:
+    """Training and validation arrays for this config (uint8, still in memory-mapped form)."""
+    data = load_cifar10(cfg.data_dir, download=False)
+    x, y = data.x_train, data.y_train
+    if cfg.val_split:
+        train_idx, val_idx = train_val_split(len(x), cfg.val_split)
+        x_val, y_val, validation = x[val_idx], y[val_idx], f"holdout{cfg.val_split}"
+        x, y = x[train_idx], y[train_idx]
+    else:
+        x_val, y_val, validation = data.x_test, data.y_test, "test"
+    if cfg.subset:
+        idx = subset_indices(len(x), cfg.subset)
+        x, y = x[idx], y[idx]
+    return Split(x, y, x_val, y_val, validation)
+
+
+class RecordWriter:
+    """Builds the schema's EpochRecord from a backend's numbers and appends it to the JSONL."""
+
+    def __init__(self, cfg: RunConfig, run_dir: Path, *, backend: str, framework_version: str,
+                 device: str, params: tuple[int, int], init: str, split: Split):
+        self.path = Path(run_dir) / f"{backend}.jsonl"
+        self.common = dict(
+            schema_version=SCHEMA_VERSION, run_id=cfg.run_id, model=cfg.model,
+            variant=cfg.variant, mode=cfg.mode, backend=backend,
+            framework_version=framework_version, device=device, seed=cfg.seed,
+            params_total=params[0], params_trainable=params[1], epochs=cfg.epochs,
+            batch_size=cfg.batch_size, precision=cfg.precision, init=init,
+            validation=split.validation, train_images=len(split.x_train),
+            val_images=len(split.x_val))
+
+    def write(self, *, epoch: int, train_loss: float, train_acc: float, val_loss: float,
+              val_acc: float, epoch_seconds: float, train_images_per_sec: float,
+              eval_images_per_sec: float, peak_device_mb: float | None) -> EpochRecord:
+        status = "ok" if math.isfinite(train_loss) else f"diverged: train loss {train_loss} at epoch {epoch}"
+        record = EpochRecord(
+            **self.common, epoch=epoch, train_loss=train_loss, train_acc=train_acc,
+            val_loss=val_loss, val_acc=val_acc, epoch_seconds=epoch_seconds,
+            train_images_per_sec=train_images_per_sec, eval_images_per_sec=eval_images_per_sec,
+            peak_host_mb=peak_host_mb(), peak_device_mb=peak_device_mb, status=status)
+        append_line_durably(self.path, record.to_json())
+        return record
+
+
+def print_epoch(record: EpochRecord) -> None:
+    print(f"[{record.backend}] epoch {record.epoch}/{record.epochs}  "
+          f"train loss {record.train_loss:.4f} acc {100 * record.train_acc:.2f}%  "
+          f"val loss {record.val_loss:.4f} acc {100 * record.val_acc:.2f}%  "
+          f"{record.train_images_per_sec:.0f} img/s  {record.epoch_seconds:.1f} s", flush=True)
+
+
+def run_backend(backend: str, train) -> int:
+    """Entry point of `python -m <backend package> RUN_DIR`: runs train(cfg, run_dir).
+
+    A crash prints one line (the traceback goes to <backend>.log in the run folder) and exits 1,
+    so compare.py can report the other backend's results and this one's reason.
+    """
+    if len(sys.argv) != 2:
+        print(f"usage: python -m {backend}_impl RUN_DIR", file=sys.stderr)
+        return 2
+    run_dir = Path(sys.argv[1])
+    cfg = RunConfig.load(run_dir / "config.json")
+    try:
+        return train(cfg, run_dir)
+    except KeyboardInterrupt:
+        print(f"[{backend}] interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001 — any crash becomes one line plus a log file
+        (run_dir / f"{backend}.log").write_text(traceback.format_exc())
+        print(f"[{backend}] failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+              f" (traceback in {run_dir / f'{backend}.log'})", file=sys.stderr)
+        return 1

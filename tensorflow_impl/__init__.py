@@ -1,0 +1,8 @@
+"""TensorFlow/Keras 3 backend. Run as a process by compare.py: `python -m tensorflow_impl RUN_DIR`."""
+
+import os
+
+# Before TensorFlow is first imported: keep its C++ start-up chatter (no CUDA on a CPU machine,
+# oneDNN notices) out of the user's table; real errors still surface as Python exceptions.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")

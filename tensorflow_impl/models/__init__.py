@@ -1,0 +1,27 @@
+"""Model registry: build any catalogue model by name (same names as pytorch_impl.models)."""
+
+from __future__ import annotations
+
+import keras
+
+from .cnn import cnn
+
+_BUILDERS = {"cnn": cnn}
+
+# Variables that are running statistics, not parameters (PyTorch keeps them as buffers).
+_STATISTICS = ("moving_mean", "moving_variance")
+
+
+def build_model(name: str, *, variant: str = "cifar", num_classes: int = 10) -> keras.Model:
+    if name not in _BUILDERS:
+        raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(_BUILDERS))}")
+    return _BUILDERS[name](variant=variant, num_classes=num_classes)
+
+
+def count_params(model: keras.Model) -> tuple[int, int]:
+    """(total, trainable) parameters, counted as PyTorch counts them: BatchNorm's moving
+    statistics are excluded (Keras' count_params() includes them as non-trainable weights)."""
+    params = [w for w in model.weights if not w.path.endswith(_STATISTICS)]
+    trainable = {id(w) for w in model.trainable_weights}
+    return (sum(int(w.numpy().size) for w in params),
+            sum(int(w.numpy().size) for w in params if id(w) in trainable))

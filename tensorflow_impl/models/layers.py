@@ -1,0 +1,43 @@
+"""Keras layers that behave exactly like their PyTorch counterparts (DESIGN.md, porting pitfalls)."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+class BatchNorm(keras.layers.BatchNormalization):
+    """torch.nn.BatchNorm2d semantics: momentum 0.1 (Keras: 0.9), eps 1e-5, and a running
+    variance updated with the *unbiased* batch variance (Keras uses the biased one). Batches are
+    normalised with the biased variance, as in PyTorch."""
+
+    def __init__(self, *, torch_momentum: float = 0.1, epsilon: float = 1e-5, **kwargs):
+        kwargs.setdefault("momentum", 1.0 - torch_momentum)
+        super().__init__(epsilon=epsilon, **kwargs)
+
+    def call(self, inputs, training=None, mask=None):
+        if not (training and self.trainable):
+            return super().call(inputs, training=training, mask=mask)
+        x = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))  # bf16 → f32, f64 stays
+        mean, variance = self._moments(x, mask)
+        count = ops.cast(ops.size(x), x.dtype) / ops.cast(ops.shape(x)[self.axis], x.dtype)
+        unbiased = variance * count / ops.maximum(count - 1.0, 1.0)
+        m = self.momentum
+        self.moving_mean.assign(self.moving_mean * m + ops.cast(mean, self.moving_mean.dtype) * (1.0 - m))
+        self.moving_variance.assign(
+            self.moving_variance * m + ops.cast(unbiased, self.moving_variance.dtype) * (1.0 - m))
+        outputs = ops.batch_normalization(x, mean, variance, axis=self.axis,
+                                          offset=ops.cast(self.beta, x.dtype),
+                                          scale=ops.cast(self.gamma, x.dtype), epsilon=self.epsilon)
+        return ops.cast(outputs, self.compute_dtype)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("momentum", None)
+        config["torch_momentum"] = 1.0 - self.momentum
+        return config
+
+
+def conv3x3(filters: int, *, name: str) -> keras.layers.Conv2D:
+    # Stride 1 with 'same' pads k//2 on every side, exactly as PyTorch's padding=1.
+    return keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=name)

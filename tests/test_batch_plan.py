@@ -1,0 +1,96 @@
+"""The shared batch plan, and that both backends turn it into the very same batch."""
+
+import numpy as np
+import pytest
+
+from shared.batch_plan import PAD, augment, epoch_plan, train_batch
+
+
+def naive_augment(image, dy, dx, flip):
+    """Reference: one image at a time, the textbook way."""
+    padded = np.zeros((32 + 2 * PAD, 32 + 2 * PAD, 3), np.uint8)
+    padded[PAD:PAD + 32, PAD:PAD + 32] = image
+    crop = padded[dy:dy + 32, dx:dx + 32]
+    return crop[:, ::-1] if flip else crop
+
+
+@pytest.fixture
+def images():
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, 64)
+
+
+def test_same_seed_same_plan_other_seed_other_plan():
+    a, b, c = epoch_plan(7, 1, 1000), epoch_plan(7, 1, 1000), epoch_plan(8, 1, 1000)
+    for field in ("order", "crop_dy", "crop_dx", "flip"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+    assert not np.array_equal(a.order, c.order)
+    assert not np.array_equal(a.order, epoch_plan(7, 2, 1000).order)
+
+
+def test_plan_draws_are_in_range_and_balanced():
+    plan = epoch_plan(0, 1, 10000)
+    assert sorted(plan.order.tolist()) == list(range(10000))
+    assert plan.crop_dy.min() == 0 and plan.crop_dy.max() == 2 * PAD
+    assert 0.45 < plan.flip.mean() < 0.55
+
+
+def test_no_augmentation_is_identity(images):
+    x, _ = images
+    plan = epoch_plan(0, 1, len(x), crop=False, flip=False)
+    np.testing.assert_array_equal(augment(x, plan.crop_dy, plan.crop_dx, plan.flip), x)
+
+
+def test_vectorised_augment_equals_per_image_reference(images):
+    x, _ = images
+    plan = epoch_plan(3, 1, len(x))
+    got = augment(x, plan.crop_dy, plan.crop_dx, plan.flip)
+    want = np.stack([naive_augment(x[i], plan.crop_dy[i], plan.crop_dx[i], plan.flip[i]) for i in range(len(x))])
+    np.testing.assert_array_equal(got, want)
+
+
+def test_batches_follow_the_plan_and_drop_the_partial_one(images):
+    x, y = images
+    plan = epoch_plan(1, 1, len(x))
+    slices = plan.batch_slices(24)
+    assert [(s.start, s.stop) for s in slices] == [(0, 24), (24, 48)]
+    xb, yb = train_batch(x, y, plan, slices[1])
+    np.testing.assert_array_equal(yb, y[plan.order[24:48]])
+    np.testing.assert_array_equal(xb[0], naive_augment(x[plan.order[24]], plan.crop_dy[24], plan.crop_dx[24], plan.flip[24]))
+
+
+def test_pytorch_and_keras_build_identical_batches(images):
+    """The same planned batch through pytorch_impl.data and tensorflow_impl.data: same pixels."""
+    import tensorflow_impl  # noqa: F401
+    from pytorch_impl.data import to_batch as torch_batch
+    from tensorflow_impl.data import to_batch as keras_batch
+
+    x, y = images
+    plan = epoch_plan(5, 2, len(x))
+    xb, _ = train_batch(x, y, plan, plan.batch_slices(32)[0])
+    from_torch = torch_batch(xb).permute(0, 2, 3, 1).numpy()     # NCHW → NHWC
+    from_keras = keras_batch(xb).numpy()
+    assert from_torch.dtype == from_keras.dtype == np.float32
+    np.testing.assert_array_equal(from_torch, from_keras)
+
+
+def test_keras_training_stream_is_the_plan_epoch_after_epoch(images):
+    """tensorflow_impl's tf.data stream yields exactly the plan's batches, epoch 1 then epoch 2,
+    normalised exactly as pytorch_impl normalises them."""
+    import tensorflow_impl  # noqa: F401
+    from pytorch_impl.data import to_batch as torch_batch
+    from shared.config import RunConfig
+    from shared.run import Split
+    from tensorflow_impl.data import training_dataset
+
+    x, y = images
+    cfg = RunConfig(epochs=2, batch_size=16, seed=9)
+    stream = list(training_dataset(Split(x, y, x[:8], y[:8], "test"), cfg))
+    assert len(stream) == 2 * (len(x) // 16)
+    for epoch in (1, 2):
+        plan = epoch_plan(9, epoch, len(x))
+        for i, where in enumerate(plan.batch_slices(16)):
+            xb, yb = train_batch(x, y, plan, where)
+            got_x, got_y = stream[(epoch - 1) * 4 + i]
+            np.testing.assert_array_equal(got_x.numpy(), torch_batch(xb).permute(0, 2, 3, 1).numpy())
+            np.testing.assert_array_equal(got_y.numpy().argmax(1), yb)

@@ -1,0 +1,110 @@
+"""compare.py end to end, as a user runs it: real processes, real (subset of the) data."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from shared.config import RunConfig
+from shared.metrics import read_jsonl
+
+from conftest import ROOT
+
+
+def compare(*args, env=None, timeout=900):
+    return subprocess.run([sys.executable, str(ROOT / "compare.py"), *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_help_imports_no_framework():
+    code = ("import sys; sys.argv = ['compare.py', '--help']; import compare\n"
+            "try:\n    compare.main()\nexcept SystemExit as e:\n    assert e.code == 0\n"
+            "print(sorted(m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "--backend {torch,tensorflow,both}" in result.stdout
+    assert result.stdout.strip().endswith("[]")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model", "vgg"], "invalid choice: 'vgg' (choose from 'cnn')"),
+    (["--backend", "jax"], "invalid choice: 'jax'"),
+    (["--epochs", "0"], "'0' must be a positive integer"),
+    (["--batch-size", "-3"], "'-3' must be a positive integer"),
+    (["--lr", "abc"], "'abc' is not a number"),
+    (["--lr", "-0.1"], "'-0.1' must be a positive, finite number"),
+    (["--lr", "nan"], "'nan' must be a positive, finite number"),
+])
+def test_bad_arguments_exit_2_with_one_line(args, message):
+    result = compare(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--subset", "60000"], "--subset 60000 is larger than the 50000 training images"),
+    (["--batch-size", "600", "--subset", "500"], "--batch-size 600 is larger than the 500 training images"),
+    (["--val-split", "50000"], "--val-split 50000 must be smaller than the 50000 training images"),
+])
+def test_arguments_checked_against_the_data_exit_2(real_data_env, tmp_path, args, message):
+    result = compare(*args, "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_unwritable_out_exits_2(real_data_env, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = compare("--out", str(blocker / "results"))
+    assert result.returncode == 2 and f"--out {blocker / 'results'} is not writable" in result.stderr
+
+
+def test_missing_data_exits_3_and_lists_places(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("CIFAR10_DATA", str(tmp_path / "nowhere.npz"))
+    # Offline by construction: a proxy that refuses, so the download attempt fails at once.
+    monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    result = compare("--out", str(tmp_path / "out"))
+    assert result.returncode == 3
+    line = result.stderr.strip()
+    assert "\n" not in line and "Traceback" not in line
+    assert "nowhere.npz" in line and "empty-cache" in line and "CIFAR10_DATA" in line
+
+
+def test_corrupt_data_exits_3(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    bad = tmp_path / "cifar10.npz"
+    bad.write_bytes(b"PK\x03\x04 this is not really a zip file")
+    result = compare("--data-dir", str(bad), "--out", str(tmp_path / "out"))
+    assert result.returncode == 3 and str(bad) in result.stderr and "Traceback" not in result.stderr
+
+
+def test_both_backends_end_to_end(real_data_env, tmp_path):
+    """Two epochs on 512 images, validation on 500 held-out ones: both rows, valid files."""
+    out = tmp_path / "results"
+    result = compare("--model", "cnn", "--backend", "both", "--epochs", "2", "--subset", "512",
+                     "--batch-size", "64", "--lr", "0.05", "--val-split", "500", "--out", str(out))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "| cnn (cifar, scratch) | PyTorch" in result.stdout
+    assert "| cnn (cifar, scratch) | TensorFlow/Keras" in result.stdout
+    assert "Parity:" in result.stdout
+
+    [run_dir] = [p for p in out.iterdir() if p.is_dir()]
+    cfg = RunConfig.load(run_dir / "config.json")
+    assert (cfg.epochs, cfg.subset, cfg.batch_size, cfg.val_split, cfg.run_id) == (2, 512, 64, 500, run_dir.name)
+    finals = {}
+    for backend in ("torch", "tensorflow"):
+        records, problems = read_jsonl(run_dir / f"{backend}.jsonl")
+        assert problems == [] and [r.epoch for r in records] == [1, 2]
+        finals[backend] = records[-1]
+        assert all(r.status == "ok" and r.init == "torch-seed0" and r.validation == "holdout500"
+                   and r.train_images == 512 and r.val_images == 500 for r in records)
+    assert finals["torch"].params_total == finals["tensorflow"].params_total == 1_148_874
+    summary = pd.read_csv(out / "summary.csv")
+    assert sorted(summary.backend) == ["tensorflow", "torch"] and set(summary.run_id) == {cfg.run_id}
+    assert (run_dir / "table.md").read_text().count("| cnn (cifar, scratch) |") == 2
+    assert json.loads((run_dir / "config.json").read_text())["model"] == "cnn"

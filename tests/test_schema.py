@@ -1,0 +1,97 @@
+"""The metric schema, the schedule and the report: round trips, rejection, fixed definitions."""
+
+import json
+from dataclasses import asdict
+
+import pytest
+
+from shared.config import RunConfig, resolve
+from shared.metrics import SCHEMA_VERSION, EpochRecord, SchemaError, read_jsonl, validate
+from shared.report import append_summary, markdown, parity_verdict, table_rows
+from shared.schedule import learning_rate
+
+
+def record(**changes) -> EpochRecord:
+    base = dict(schema_version=SCHEMA_VERSION, run_id="r1", model="cnn", variant="cifar",
+                mode="scratch", backend="torch", framework_version="2.14.1", device="cpu", seed=0,
+                epoch=1, train_loss=1.5, train_acc=0.45, val_loss=1.2, val_acc=0.55,
+                epoch_seconds=100.0, train_images_per_sec=500.0, eval_images_per_sec=2000.0,
+                peak_host_mb=900.0, peak_device_mb=None, params_total=10, params_trainable=10,
+                status="ok", epochs=1)
+    return EpochRecord(**{**base, **changes})
+
+
+def test_record_round_trip():
+    original = record()
+    assert validate(json.loads(original.to_json())) == original
+
+
+@pytest.mark.parametrize("field", ["val_acc", "status", "params_total", "schema_version"])
+def test_record_missing_a_field_is_rejected(field):
+    data = asdict(record())
+    del data[field]
+    with pytest.raises(SchemaError, match=f"missing fields: {field}"):
+        validate(data)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"val_acc": 55.0}, "not a fraction"),           # a percentage where a fraction belongs
+    ({"backend": "jax"}, "not torch or tensorflow"),
+    ({"schema_version": 99}, "expected 1"),
+    ({"train_loss": "low"}, "not a number"),
+])
+def test_record_with_a_bad_value_is_rejected(changes, message):
+    with pytest.raises(SchemaError, match=message):
+        validate({**asdict(record()), **changes})
+
+
+def test_jsonl_reader_skips_and_names_bad_lines(tmp_path):
+    path = tmp_path / "torch.jsonl"
+    good = record().to_json()
+    path.write_text(good + "\n" + '{"schema_version": 1, "run_id": "x"}\n' + good[: len(good) // 2])
+    records, problems = read_jsonl(path)
+    assert records == [record()]
+    assert len(problems) == 2 and f"{path}:2" in problems[0] and f"{path}:3" in problems[1]
+
+
+def test_onecycle_schedule_values():
+    lr = lambda step: learning_rate(step, 100, peak_lr=1.0, schedule="onecycle", warmup_fraction=0.2)  # noqa: E731
+    assert lr(0) == pytest.approx(0.1)
+    assert lr(10) == pytest.approx(0.55)
+    assert lr(20) == pytest.approx(1.0)
+    assert lr(60) == pytest.approx(0.5)
+    assert lr(100) == 0.0
+
+
+def test_resolve_uses_recipe_then_overrides_and_rejects_unknown_models():
+    cfg = resolve("cnn", epochs=3, lr=None)
+    assert cfg.epochs == 3 and cfg.lr == resolve("cnn").lr
+    assert RunConfig.from_json(cfg.to_json()) == cfg
+    with pytest.raises(KeyError, match="known: cnn"):
+        resolve("vgg")
+
+
+def test_table_and_parity_verdict():
+    runs = {"torch": [record(val_acc=0.85, epoch=1, epochs=1)],
+            "tensorflow": [record(backend="tensorflow", val_acc=0.87, epoch=1, epochs=1)]}
+    table = markdown(table_rows(runs, "cnn", {}))
+    assert "| cnn (cifar, scratch) | PyTorch" in table and "85.00%" in table and "87.00%" in table
+    finals = {b: r[-1] for b, r in runs.items()}
+    assert "AGREE" in parity_verdict(finals, 2.5) and "-2.00 points" in parity_verdict(finals, 2.5)
+    assert "DIFFER" in parity_verdict(finals, 1.5)
+    assert "not assessed" in parity_verdict({"torch": finals["torch"], "tensorflow": None})
+
+
+def test_failed_backend_row_shows_the_reason():
+    table = markdown(table_rows({"torch": [], "tensorflow": [record(backend="tensorflow")]}, "cnn",
+                                {"torch": "failed: torch not installed"}))
+    assert "failed: torch not installed" in table
+
+
+def test_summary_csv_appends_rows(tmp_path):
+    import pandas as pd
+    path = tmp_path / "summary.csv"
+    append_summary(path, [record()])
+    append_summary(path, [record(run_id="r2"), record(run_id="r2", backend="tensorflow")])
+    frame = pd.read_csv(path)
+    assert list(frame.run_id) == ["r1", "r2", "r2"] and list(frame.backend) == ["torch", "torch", "tensorflow"]
