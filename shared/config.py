@@ -21,7 +21,7 @@ DEVICES = ("cpu", "cuda")
 # the acceptance run: about 30 minutes of training per backend; see README "Recipe".
 RECIPES: dict[str, dict] = {
     "cnn": dict(
-        epochs=10, batch_size=256, optimizer="sgd", lr=0.2, momentum=0.9, nesterov=True,
+        epochs=6, batch_size=256, optimizer="sgd", lr=0.2, momentum=0.9, nesterov=True,
         weight_decay=5e-4, schedule="onecycle", warmup_fraction=0.2, label_smoothing=0.2,
         augment="crop+flip", precision="fp32",
     ),

@@ -4,5 +4,5 @@ import os
 
 # Before TensorFlow is first imported: keep its C++ start-up chatter (no CUDA on a CPU machine,
 # oneDNN notices) out of the user's table; real errors still surface as Python exceptions.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from shared.batch_plan import epoch_plan, eval_batches, train_batch
+from shared.batch_plan import epoch_plan, eval_batches, steps_per_epoch, train_batch
 from shared.config import RunConfig
 from shared.run import CIFAR10_MEAN, CIFAR10_STD, Split
 
@@ -32,9 +32,8 @@ def training_dataset(split: Split, cfg: RunConfig, first_epoch: int = 1) -> tf.d
 
     spec = (tf.TensorSpec((cfg.batch_size, 32, 32, 3), tf.uint8),
             tf.TensorSpec((cfg.batch_size,), tf.int64))
-    return (tf.data.Dataset.from_generator(batches, output_signature=spec)
-            .map(lambda x, y: (to_batch(x), tf.one_hot(y, cfg.num_classes)))
-            .prefetch(2))
+    n_batches = (cfg.epochs - first_epoch + 1) * steps_per_epoch(len(split.x_train), cfg.batch_size)
+    return _finish(tf.data.Dataset.from_generator(batches, output_signature=spec), n_batches, cfg.num_classes)
 
 
 def eval_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, num_classes: int) -> tf.data.Dataset:
@@ -43,6 +42,13 @@ def eval_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, num_classes: int
             yield x[where], np.asarray(y[where], dtype=np.int64)
 
     spec = (tf.TensorSpec((None, 32, 32, 3), tf.uint8), tf.TensorSpec((None,), tf.int64))
-    return (tf.data.Dataset.from_generator(batches, output_signature=spec)
+    return _finish(tf.data.Dataset.from_generator(batches, output_signature=spec),
+                   len(eval_batches(len(x), batch_size)), num_classes)
+
+
+def _finish(batches: tf.data.Dataset, n_batches: int, num_classes: int) -> tf.data.Dataset:
+    """Normalise, one-hot, prefetch. The stated length lets Keras tell the stream's planned end
+    from an input that ran dry (it warns about the latter)."""
+    return (batches.apply(tf.data.experimental.assert_cardinality(n_batches))
             .map(lambda x, y: (to_batch(x), tf.one_hot(y, num_classes)))
             .prefetch(2))
