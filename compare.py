@@ -2,6 +2,7 @@
 
     python compare.py --model cnn --backend both
     python compare.py --model cnn --backend torch --epochs 1 --subset 5000
+    python compare.py parity --model resnet18 --variant imagenet    (layer-by-layer check)
 
 Each backend runs in its own process (python -m pytorch_impl / tensorflow_impl RUN_DIR), on the
 same verified data, the same batch plan and, when PyTorch is installed, the same initial
@@ -60,7 +61,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         description="Train CIFAR-10 classifiers in PyTorch and TensorFlow/Keras and compare them.",
         epilog="Defaults for epochs, batch size, lr, ... come from the model's recipe "
                "(shared/config.py); flags override them. Exit codes: 0 ok, 1 a backend failed, "
-               "2 bad arguments, 3 dataset missing or corrupt.")
+               "2 bad arguments, 3 dataset missing or corrupt. "
+               "`compare.py parity --help`: the layer-by-layer PyTorch/Keras check.")
     p.add_argument("--model", default="cnn", choices=MODELS, help="model to train (default: cnn)")
     p.add_argument("--backend", default="both", choices=(*BACKENDS, "both"), help="default: both")
     p.add_argument("--epochs", type=positive_int, help="training epochs (recipe default)")
@@ -119,7 +121,19 @@ def run_process(args: list[str]) -> tuple[int, str]:
     return proc.wait(), last
 
 
+def parity(argv: list[str]) -> int:
+    """`compare.py parity ...`: tensorflow_impl.parity, which needs both frameworks."""
+    missing = [b for b in BACKENDS if not installed(b)]
+    if missing:
+        return fail(EXIT_BAD_ARGS, f"parity needs both frameworks; not installed: {', '.join(missing)}")
+    code, _ = run_process(["-m", "tensorflow_impl.parity", *argv])
+    return code
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["parity"]:
+        return parity(argv[1:])
     args = parse_args(argv)
     cfg = resolve(args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                   subset=args.subset, val_split=args.val_split, seed=args.seed,
@@ -186,11 +200,20 @@ def main(argv=None) -> int:
     atomic_write_text(run_dir / "table.md", f"# Run {cfg.run_id}\n\n{report}\n")
     finished = [r for r in finals.values() if r is not None]
     if finished:
-        append_summary(out / "summary.csv", finished)
+        try:
+            append_summary(out / "summary.csv", finished)
+        except (ValueError, OSError, UnicodeDecodeError) as err:  # pandas' parser errors are ValueErrors
+            print(f"warning: {out / 'summary.csv'} left as it was ({type(err).__name__}: "
+                  f"{str(err).splitlines()[0] if str(err) else ''}); this run's records are in {run_dir}",
+                  file=sys.stderr)
     print(f"\nresults: {run_dir}  (summary: {out / 'summary.csv'})")
     ok = all(r is not None and r.status == "ok" and r.epoch == r.epochs for r in finals.values())
     return 0 if ok and not reasons else EXIT_BACKEND_FAILED
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except KeyboardInterrupt:  # the backend processes got the same Ctrl-C and stop on their own
+        print("compare.py: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None

@@ -13,7 +13,9 @@ from pathlib import Path
 
 BACKENDS = ("torch", "tensorflow")
 MODES = ("scratch",)
-VARIANTS = ("cifar",)
+VARIANTS = ("cifar", "imagenet")
+# Every architecture both backends can build (pytorch_impl.models / tensorflow_impl.models).
+MODEL_NAMES = ("cnn", "alexnet", "mobilenet", "resnet18", "vit")
 PRECISIONS = ("fp32",)  # bf16 is slower than fp32 on CPUs without AVX512-BF16 (measured here)
 DEVICES = ("cpu", "cuda")
 
@@ -26,6 +28,7 @@ RECIPES: dict[str, dict] = {
         augment="crop+flip", precision="fp32",
     ),
 }
+# The models compare.py trains: those with a recipe.
 MODELS = tuple(RECIPES)
 
 

@@ -26,7 +26,6 @@ import json
 import os
 import pickle
 import tarfile
-import tempfile
 import urllib.request
 import warnings
 import zipfile
@@ -37,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
+
+from shared.io import atomic_write
 
 EXPECTED_SHA256 = {
     "x_train": "47af8b02cfcfb6cdf3dbbd1969ad7f1b70f4413f6f80f437b020ee4e5bc8304a",
@@ -127,7 +128,7 @@ def load_cifar10(data_dir: str | os.PathLike | None = None, *, cache_dir=None,
         tar_path = cache_dir / "cifar-10-python.tar.gz"
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
-            _atomic_write(tar_path, lambda f: _download(OFFICIAL_URL, f))
+            atomic_write(tar_path, lambda f: _download(OFFICIAL_URL, f))
         except (OSError, http.client.HTTPException) as e:  # URLError is an OSError
             searched.append(f"download {OFFICIAL_URL} failed ({_one_line(e)})")
         else:
@@ -331,25 +332,11 @@ def _write_cache(cache_dir: Path, arrays: dict, manifest: dict) -> None:
         # no manifest, so new and old arrays can never be mixed up.
         manifest_path.unlink(missing_ok=True)
         for k in KEYS:
-            _atomic_write(cache_dir / f"{k}.npy", lambda f, a=arrays[k]: np.save(f, a))
-        _atomic_write(manifest_path, lambda f: f.write(json.dumps(manifest, indent=1).encode()))
+            atomic_write(cache_dir / f"{k}.npy", lambda f, a=arrays[k]: np.save(f, a))
+        atomic_write(manifest_path, lambda f: f.write(json.dumps(manifest, indent=1).encode()))
     except OSError as e:
         warnings.warn(f"CIFAR-10 cache {cache_dir} not written ({_one_line(e)}); "
                       "the data will be read from its source again next time", stacklevel=3)
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Call write(f) on a temp file next to path, then rename it over path."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())  # the rename must not land before the bytes do
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _file_digest(path: Path, algorithm: str) -> str:

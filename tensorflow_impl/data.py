@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from shared.batch_plan import epoch_plan, eval_batches, steps_per_epoch, train_batch
+from shared.batch_plan import PAD, epoch_plan, steps_per_epoch
 from shared.config import RunConfig
 from shared.run import CIFAR10_MEAN, CIFAR10_STD, Split
 
@@ -19,36 +19,44 @@ def to_batch(images) -> tf.Tensor:
     return (tf.cast(images, tf.float32) - _MEAN) / _STD
 
 
+def augment(images: tf.Tensor, dy: tf.Tensor, dx: tf.Tensor, flip: tf.Tensor) -> tf.Tensor:
+    """shared.batch_plan.augment in TensorFlow ops: zero-pad 4, crop at (dy, dx), mirror."""
+    height, width = images.shape[1], images.shape[2]
+    padded = tf.pad(images, [[0, 0], [PAD, PAD], [PAD, PAD], [0, 0]])
+    rows = dy[:, None] + tf.range(height, dtype=dy.dtype)
+    cols = dx[:, None] + tf.range(width, dtype=dx.dtype)
+    cols = tf.where(flip[:, None], tf.reverse(cols, axis=[1]), cols)
+    cropped = tf.gather(padded, rows, axis=1, batch_dims=1)
+    return tf.gather(cropped, cols, axis=2, batch_dims=1)
+
+
 def training_dataset(split: Split, cfg: RunConfig, first_epoch: int = 1) -> tf.data.Dataset:
     """Every epoch's planned batches, epoch after epoch, as (images, one-hot labels).
 
+    The plans (order, crops, flips) come from shared.batch_plan; gathering, cropping and flipping
+    run as TensorFlow ops in the tf.data graph. (A Python generator would be simpler, but once
+    tf.data.Dataset.from_generator has run in a process, Keras trains at half speed on this CPU.)
     One continuous stream: Keras' fit with steps_per_epoch keeps reading the same iterator, so
-    epoch e gets exactly the batches of shared.batch_plan.epoch_plan(seed, e)."""
-    def batches():
-        for epoch in range(first_epoch, cfg.epochs + 1):
-            plan = epoch_plan(cfg.seed, epoch, len(split.x_train), crop=cfg.crop, flip=cfg.flip)
-            for where in plan.batch_slices(cfg.batch_size):
-                yield train_batch(split.x_train, split.y_train, plan, where)
+    epoch e gets exactly the batches of epoch_plan(seed, e)."""
+    n, steps = len(split.x_train), steps_per_epoch(len(split.x_train), cfg.batch_size)
+    kept = steps * cfg.batch_size  # the partial last batch of each epoch is dropped, as in PyTorch
+    plans = [epoch_plan(cfg.seed, e, n, crop=cfg.crop, flip=cfg.flip) for e in range(first_epoch, cfg.epochs + 1)]
+    draws = {name: np.concatenate([getattr(p, name)[:kept] for p in plans])
+             for name in ("order", "crop_dy", "crop_dx", "flip")}
+    images = tf.constant(np.asarray(split.x_train))
+    labels = tf.constant(np.asarray(split.y_train, dtype=np.int64))
 
-    spec = (tf.TensorSpec((cfg.batch_size, 32, 32, 3), tf.uint8),
-            tf.TensorSpec((cfg.batch_size,), tf.int64))
-    n_batches = (cfg.epochs - first_epoch + 1) * steps_per_epoch(len(split.x_train), cfg.batch_size)
-    return _finish(tf.data.Dataset.from_generator(batches, output_signature=spec), n_batches, cfg.num_classes)
+    def planned_batch(draw):
+        x = augment(tf.gather(images, draw["order"]), draw["crop_dy"], draw["crop_dx"], draw["flip"])
+        return to_batch(x), tf.one_hot(tf.gather(labels, draw["order"]), cfg.num_classes)
+
+    return (tf.data.Dataset.from_tensor_slices(draws).batch(cfg.batch_size)
+            .map(planned_batch).prefetch(2))
 
 
 def eval_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, num_classes: int) -> tf.data.Dataset:
-    def batches():
-        for where in eval_batches(len(x), batch_size):
-            yield x[where], np.asarray(y[where], dtype=np.int64)
-
-    spec = (tf.TensorSpec((None, 32, 32, 3), tf.uint8), tf.TensorSpec((None,), tf.int64))
-    return _finish(tf.data.Dataset.from_generator(batches, output_signature=spec),
-                   len(eval_batches(len(x), batch_size)), num_classes)
-
-
-def _finish(batches: tf.data.Dataset, n_batches: int, num_classes: int) -> tf.data.Dataset:
-    """Normalise, one-hot, prefetch. The stated length lets Keras tell the stream's planned end
-    from an input that ran dry (it warns about the latter)."""
-    return (batches.apply(tf.data.experimental.assert_cardinality(n_batches))
-            .map(lambda x, y: (to_batch(x), tf.one_hot(y, num_classes)))
+    """The validation set in order, in batches (the last one may be smaller)."""
+    return (tf.data.Dataset.from_tensor_slices((np.asarray(x), np.asarray(y, dtype=np.int64)))
+            .batch(batch_size)
+            .map(lambda images, labels: (to_batch(images), tf.one_hot(labels, num_classes)))
             .prefetch(2))

@@ -4,7 +4,7 @@ Design (after airbench's network, scaled down for the CPU): three blocks of
 conv3×3 → max-pool 2 → BatchNorm → ReLU → conv3×3 → BatchNorm → ReLU, widths 64-128-256, so the
 feature map goes 32 → 16 → 8 → 4; a global max-pool and one Linear layer classify. Pooling before
 the first BatchNorm of a block (as airbench does) normalises a 4× smaller tensor. Convolutions
-carry no bias (BatchNorm follows). 1,148,362 parameters with 10 classes; about 68 M
+carry no bias (BatchNorm follows). 1,148,874 parameters with 10 classes; about 68 M
 multiply-adds per image.
 
 tensorflow_impl/models/cnn.py is the same network layer for layer, with the same layer names.

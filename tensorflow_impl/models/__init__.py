@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import math
+
 import keras
 
+from .alexnet import alexnet
 from .cnn import cnn
+from .mobilenet import mobilenet
+from .resnet import resnet18
+from .vit import vit
 
-_BUILDERS = {"cnn": cnn}
+_BUILDERS = {"cnn": cnn, "alexnet": alexnet, "mobilenet": mobilenet, "resnet18": resnet18, "vit": vit}
 
 # Variables that are running statistics, not parameters (PyTorch keeps them as buffers).
 _STATISTICS = ("moving_mean", "moving_variance")
@@ -23,5 +29,5 @@ def count_params(model: keras.Model) -> tuple[int, int]:
     statistics are excluded (Keras' count_params() includes them as non-trainable weights)."""
     params = [w for w in model.weights if not w.path.endswith(_STATISTICS)]
     trainable = {id(w) for w in model.trainable_weights}
-    return (sum(int(w.numpy().size) for w in params),
-            sum(int(w.numpy().size) for w in params if id(w) in trainable))
+    return (sum(math.prod(w.shape) for w in params),
+            sum(math.prod(w.shape) for w in params if id(w) in trainable))
