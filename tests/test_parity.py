@@ -18,40 +18,66 @@ from tensorflow_impl.weights import PortError, load_torch_state, to_torch_state
 
 
 
-def twin_models(name="cnn", seed=0):
+CIFAR_MODELS = ["cnn", "alexnet", "mobilenet", "resnet18", "vit"]
+IMAGENET_MODELS = ["alexnet", "mobilenet", "resnet18", "vit"]
+# torchvision's parameter counts with 1000 classes (DESIGN.md), and ours for 10 CIFAR classes.
+TORCHVISION_PARAMS = {"alexnet": 61_100_840, "mobilenet": 3_504_872, "resnet18": 11_689_512,
+                      "vit": 86_567_656}
+CIFAR_PARAMS = {"cnn": 1_148_874, "resnet18": 11_173_962}
+INPUT_SIZE = {"cifar": 32, "imagenet": 224}
+
+
+def twin_models(name="cnn", seed=0, *, variant="cifar", num_classes=10):
     torch.manual_seed(seed)
-    torch_model = torch_models.build_model(name)
-    keras_model = keras_models.build_model(name)
+    torch_model = torch_models.build_model(name, variant=variant, num_classes=num_classes)
+    keras_model = keras_models.build_model(name, variant=variant, num_classes=num_classes)
     load_torch_state(keras_model, to_numpy(torch_model))
     return torch_model, keras_model
 
 
-def batch(n=8, seed=0):
+def batch(n=8, seed=0, size=32):
     rng = np.random.default_rng(seed)
-    return rng.standard_normal((n, 32, 32, 3)).astype(np.float32), rng.integers(0, 10, n)
+    return rng.standard_normal((n, size, size, 3)).astype(np.float32), rng.integers(0, 10, n)
 
 
-def test_parameter_counts_are_equal():
-    torch_model, keras_model = twin_models()
-    assert torch_models.count_params(torch_model) == keras_models.count_params(keras_model) == (1_148_874, 1_148_874)
-
-
-def test_unknown_model_lists_known_ones():
-    for registry in (torch_models, keras_models):
-        with pytest.raises(KeyError, match="known: cnn"):
-            registry.build_model("resnet99")
-
-
-def test_ported_weights_give_the_same_eval_logits():
-    torch_model, keras_model = twin_models()
-    x, _ = batch(16)
-    # Make BatchNorm's running statistics non-trivial, then port again, so eval mode is tested.
+def randomise_batchnorm_statistics(torch_model):
+    """Non-trivial running statistics, so that eval mode really exercises them."""
     with torch.no_grad():
         for module in torch_model.modules():
             if isinstance(module, torch.nn.BatchNorm2d):
                 module.running_mean.uniform_(-0.5, 0.5)
                 module.running_var.uniform_(0.5, 2.0)
+
+
+@pytest.mark.parametrize("name", CIFAR_MODELS)
+def test_parameter_counts_are_equal_cifar(name):
+    torch_model, keras_model = twin_models(name)
+    counts = torch_models.count_params(torch_model)
+    assert counts == keras_models.count_params(keras_model)
+    if name in CIFAR_PARAMS:
+        assert counts == (CIFAR_PARAMS[name], CIFAR_PARAMS[name])
+
+
+@pytest.mark.parametrize("name", IMAGENET_MODELS)
+def test_parameter_counts_are_torchvisions_imagenet(name):
+    torch_model = torch_models.build_model(name, variant="imagenet", num_classes=1000)
+    keras_model = keras_models.build_model(name, variant="imagenet", num_classes=1000)
+    want = (TORCHVISION_PARAMS[name], TORCHVISION_PARAMS[name])
+    assert torch_models.count_params(torch_model) == keras_models.count_params(keras_model) == want
+
+
+def test_unknown_model_lists_known_ones():
+    for registry in (torch_models, keras_models):
+        with pytest.raises(KeyError, match="known: alexnet, cnn, mobilenet, resnet18, vit"):
+            registry.build_model("resnet99")
+
+
+@pytest.mark.parametrize("name, variant", [(m, "cifar") for m in CIFAR_MODELS] + [(m, "imagenet") for m in IMAGENET_MODELS])
+def test_ported_weights_give_the_same_eval_logits(name, variant):
+    torch_model, keras_model = twin_models(name, variant=variant)
+    randomise_batchnorm_statistics(torch_model)
     load_torch_state(keras_model, to_numpy(torch_model))
+    x, _ = batch(4 if variant == "cifar" else 2, size=INPUT_SIZE[variant])
     torch_model.eval()
     with torch.no_grad():
         want = torch_model(torch.from_numpy(x).permute(0, 3, 1, 2)).numpy()
@@ -59,14 +85,15 @@ def test_ported_weights_give_the_same_eval_logits():
     assert np.abs(got - want).max() < 1e-4
 
 
-def test_port_round_trip_is_exact():
-    torch_model, keras_model = twin_models(seed=3)
+@pytest.mark.parametrize("name", CIFAR_MODELS)
+def test_port_round_trip_is_exact(name):
+    torch_model, keras_model = twin_models(name, seed=3)
     state = to_numpy(torch_model)
     back = to_torch_state(keras_model)
     assert set(back) == {k for k in state if not k.endswith("num_batches_tracked")}
     for key, value in back.items():
         np.testing.assert_array_equal(value, state[key])
-    fresh = torch_models.build_model("cnn")
+    fresh = torch_models.build_model(name)
     load_numpy(fresh, {**back, **{k: v for k, v in state.items() if k.endswith("num_batches_tracked")}})
 
 
@@ -104,16 +131,30 @@ def test_port_layout_rules(torch_layer, keras_layer, shape):
 
 @pytest.fixture
 def float64():
+    # The dtype policy makes the layers float64; floatx makes the loss float64 too (Keras losses
+    # cast predictions to floatx).
     keras.config.set_dtype_policy("float64")
+    keras.config.set_floatx("float64")
     yield
+    keras.config.set_floatx("float32")
     keras.config.set_dtype_policy("float32")
 
 
-def sgd_steps(dtype, lrs):
-    """Train twin models on the same batches with the same learning rates; return the losses of
-    both and the final states (PyTorch names) of both."""
+def without_dropout(torch_model, keras_model):
+    for module in torch_model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    for layer in keras_model.layers:
+        if isinstance(layer, keras.layers.Dropout):
+            layer.rate = 0.0
+
+
+def sgd_steps(dtype, lrs, name="cnn"):
+    """Train twin models (dropout off) on the same batches with the same learning rates; return
+    the losses of both and the final states (PyTorch names) of both."""
     cfg = RunConfig(lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4, label_smoothing=0.2)
-    torch_model, keras_model = twin_models(seed=1)
+    torch_model, keras_model = twin_models(name, seed=1)
+    without_dropout(torch_model, keras_model)
     torch_model.to(getattr(torch, dtype)).train()
     t_opt, t_loss = torch_optimizer(torch_model, cfg), torch_loss(cfg)
     keras_model.compile(optimizer=keras_optimizer(cfg), loss=keras_loss(cfg))
@@ -131,13 +172,15 @@ def sgd_steps(dtype, lrs):
     return losses, to_numpy(torch_model), to_torch_state(keras_model)
 
 
-def test_first_training_step_loss_matches_in_float32():
+@pytest.mark.parametrize("name", CIFAR_MODELS)
+def test_first_training_step_loss_matches_in_float32(name):
     """Identical weights and batch, BatchNorm in training mode, label smoothing: same loss."""
-    [(torch_value, keras_value)], _, _ = sgd_steps("float32", [0.02])
+    [(torch_value, keras_value)], _, _ = sgd_steps("float32", [0.02], name)
     assert abs(keras_value - torch_value) <= 1e-5 * abs(torch_value)
 
 
-def test_sgd_steps_match_under_a_changing_learning_rate(float64):
+@pytest.mark.parametrize("name", CIFAR_MODELS)
+def test_sgd_steps_match_under_a_changing_learning_rate(float64, name):
     """Two SGD steps (momentum, Nesterov, L2 on kernels only, label smoothing, BatchNorm in
     training mode, unbiased running variance) at two learning rates: same losses, same weights
     and statistics afterwards.
@@ -146,7 +189,7 @@ def test_sgd_steps_match_under_a_changing_learning_rate(float64):
     (~1e-6), which flips the ReLU mask of the few activations within ~1e-6 of zero and changes
     their gradients wholesale: a test of rounding luck, not of the update rule. In float64 the
     same code paths must agree far inside the contract's 1e-5."""
-    losses, want, got = sgd_steps("float64", [0.1, 0.03])
+    losses, want, got = sgd_steps("float64", [0.1, 0.03], name)
     for torch_value, keras_value in losses:
         assert abs(keras_value - torch_value) <= 1e-5 * abs(torch_value)
     for key, value in got.items():
@@ -177,3 +220,75 @@ def test_keras_fit_reads_the_training_stream_continuously():
     probe.compile(optimizer="sgd")
     probe.fit(stream, epochs=3, steps_per_epoch=2, verbose=0, shuffle=False, callbacks=[Record()])
     assert seen == [0, 1, 2, 3, 4, 5]
+
+
+def test_port_rule_flatten_of_a_feature_map_before_dense():
+    """PyTorch flattens (C, H, W), Keras (H, W, C): the port reorders the Dense input rows."""
+    torch.manual_seed(0)
+    t_conv, t_fc = torch.nn.Conv2d(3, 4, 3), torch.nn.Linear(4 * 3 * 2, 5)
+    inputs = keras.Input((5, 4, 3))
+    features = keras.layers.Conv2D(4, 3, name="conv")(inputs)
+    keras_model = keras.Model(inputs, keras.layers.Dense(5, name="fc")(keras.layers.Flatten()(features)))
+    state = {f"conv.{k}": v.detach().numpy() for k, v in t_conv.state_dict().items()}
+    state |= {f"fc.{k}": v.detach().numpy() for k, v in t_fc.state_dict().items()}
+    load_torch_state(keras_model, state)
+    x = np.random.default_rng(2).standard_normal((2, 5, 4, 3)).astype(np.float32)
+    want = t_fc(t_conv(torch.from_numpy(x).permute(0, 3, 1, 2)).flatten(1)).detach().numpy()
+    np.testing.assert_allclose(keras_model(x).numpy(), want, atol=1e-5)
+    back = to_torch_state(keras_model)
+    for key, value in state.items():
+        np.testing.assert_array_equal(back[key], value)
+
+
+def test_port_rule_packed_attention_in_proj():
+    """nn.MultiheadAttention's packed in_proj (q, k, v) ⇄ Keras' separate query/key/value."""
+    torch.manual_seed(0)
+    embed, heads = 8, 2
+    t_attn = torch.nn.MultiheadAttention(embed, heads, batch_first=True)
+    inputs = keras.Input((5, embed))
+    attention = keras.layers.MultiHeadAttention(heads, embed // heads, name="attn")
+    keras_model = keras.Model(inputs, attention(inputs, inputs))
+    state = {f"attn.{k}": v.detach().numpy() for k, v in t_attn.state_dict().items()}
+    load_torch_state(keras_model, state)
+    x = np.random.default_rng(3).standard_normal((2, 5, embed)).astype(np.float32)
+    xt = torch.from_numpy(x)
+    want = t_attn(xt, xt, xt, need_weights=False)[0].detach().numpy()
+    np.testing.assert_allclose(keras_model(x).numpy(), want, atol=1e-5)
+    back = to_torch_state(keras_model)
+    assert set(back) == set(state)
+    for key, value in state.items():
+        np.testing.assert_array_equal(back[key], value)
+
+
+def test_layer_table_points_at_a_broken_layer():
+    """A Keras BatchNorm given the wrong epsilon on purpose: the table names that very layer."""
+    from tensorflow_impl.parity import layer_table
+
+    torch_model, keras_model = twin_models("cnn")
+    randomise_batchnorm_statistics(torch_model)
+    load_torch_state(keras_model, to_numpy(torch_model))
+    torch_model.eval()
+    x, _ = batch(2)
+    rows = layer_table(torch_model, keras_model, x, tol=1e-4)
+    assert all(r["ok"] for r in rows) and rows[-1]["layer"] == "(logits)"
+    keras_model.get_layer("features.1.bn1").epsilon = 0.1
+    rows = layer_table(torch_model, keras_model, x, tol=1e-4)
+    first_bad = next(r["layer"] for r in rows if not r["ok"])
+    assert first_bad == "features.1.bn1"
+    assert [r["ok"] for r in rows if r["layer"] in ("features.0.conv1", "features.1.conv1")] == [True, True]
+
+
+def test_parity_command_json():
+    import json
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    result = subprocess.run([sys.executable, str(ROOT / "compare.py"), "parity", "--model", "resnet18",
+                             "--variant", "cifar", "--json"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["passed"] is True and report["first_failing_layer"] is None
+    assert report["params_torch"] == report["params_tensorflow"] == 11_173_962
+    assert report["max_abs_diff"] <= report["tolerance"] == 1e-4

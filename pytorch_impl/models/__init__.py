@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from torch import nn
 
+from .alexnet import alexnet
 from .cnn import cnn
+from .mobilenet import mobilenet
+from .resnet import resnet18
+from .vit import vit
 
-_BUILDERS = {"cnn": cnn}
+_BUILDERS = {"cnn": cnn, "alexnet": alexnet, "mobilenet": mobilenet, "resnet18": resnet18, "vit": vit}
 
 
 def build_model(name: str, *, variant: str = "cifar", num_classes: int = 10) -> nn.Module:

@@ -41,3 +41,23 @@ class BatchNorm(keras.layers.BatchNormalization):
 def conv3x3(filters: int, *, name: str) -> keras.layers.Conv2D:
     # Stride 1 with 'same' pads k//2 on every side, exactly as PyTorch's padding=1.
     return keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=name)
+
+
+def torch_conv2d(x, filters: int, kernel: int, *, stride: int, padding: int, use_bias: bool = False, name: str):
+    """nn.Conv2d(kernel, stride, padding) in Keras. 'same' pads asymmetrically when the stride is
+    2 (the extra row and column at the bottom/right); PyTorch pads `padding` on every side, so
+    pad explicitly and convolve 'valid'. The padding layer is named "<name>.pad"."""
+    if stride == 1 and padding == kernel // 2:
+        return keras.layers.Conv2D(filters, kernel, padding="same", use_bias=use_bias, name=name)(x)
+    if padding:
+        x = keras.layers.ZeroPadding2D(padding, name=f"{name}.pad")(x)
+    return keras.layers.Conv2D(filters, kernel, strides=stride, padding="valid", use_bias=use_bias, name=name)(x)
+
+
+def torch_depthwise_conv2d(x, kernel: int, *, stride: int, padding: int, name: str):
+    """nn.Conv2d(C, C, kernel, stride, padding, groups=C, bias=False) in Keras (see torch_conv2d)."""
+    if stride == 1 and padding == kernel // 2:
+        return keras.layers.DepthwiseConv2D(kernel, padding="same", use_bias=False, name=name)(x)
+    if padding:
+        x = keras.layers.ZeroPadding2D(padding, name=f"{name}.pad")(x)
+    return keras.layers.DepthwiseConv2D(kernel, strides=stride, padding="valid", use_bias=False, name=name)(x)

@@ -1,0 +1,44 @@
+"""Architecture tables that both backends build from (framework-free), so a width or a stride
+can never differ between the PyTorch and the Keras model."""
+
+from __future__ import annotations
+
+# MobileNetV2 inverted-residual stages: (expansion t, output channels c, repeats n, stride s).
+# imagenet: torchvision's table. cifar: the well-known CIFAR ports' change — stride 1 in the
+# stem and in the first stride-2 stage (the 24-channel one) — so a 32×32 image reaches the last
+# stage at 4×4 instead of 1×1. Parameter counts do not change (strides carry no weights).
+MOBILENET_V2_STAGES = {
+    "imagenet": ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
+                 (6, 160, 3, 2), (6, 320, 1, 1)),
+    "cifar": ((1, 16, 1, 1), (6, 24, 2, 1), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
+              (6, 160, 3, 2), (6, 320, 1, 1)),
+}
+MOBILENET_V2_STEM_STRIDE = {"imagenet": 2, "cifar": 1}
+MOBILENET_V2_STEM, MOBILENET_V2_LAST = 32, 1280
+
+# AlexNet: torchvision's five convolutions and three-layer classifier, keeping torchvision's
+# module indices (features.0/3/6/8/10, classifier.1/4/6) in both variants.
+# Each conv: (out channels, kernel, stride, padding, max-pool after it as (kernel, stride) or None).
+ALEXNET_FEATURES = {
+    "imagenet": ((64, 11, 4, 2, (3, 2)), (192, 5, 1, 2, (3, 2)), (384, 3, 1, 1, None),
+                 (256, 3, 1, 1, None), (256, 3, 1, 1, (3, 2))),
+    # 32×32: 3×3 stride-1 convolutions throughout (an 11×11 stride-4 first layer would leave
+    # 8×8 after one layer) and 2×2 pools, so the map goes 32 → 16 → 8 → 4 before the classifier.
+    "cifar": ((64, 3, 1, 1, (2, 2)), (192, 3, 1, 1, (2, 2)), (384, 3, 1, 1, None),
+              (256, 3, 1, 1, None), (256, 3, 1, 1, (2, 2))),
+}
+# Feature-map side the classifier reads (torchvision: AdaptiveAvgPool2d((6, 6)) at 224 → 6×6),
+# and the classifier's hidden width.
+ALEXNET_POOLED_SIDE = {"imagenet": 6, "cifar": 4}
+ALEXNET_HIDDEN = {"imagenet": 4096, "cifar": 1024}
+ALEXNET_INPUT_SIZE = {"imagenet": 224, "cifar": 32}
+
+# Vision Transformer. imagenet: torchvision's vit_b_16. cifar: patch 4 on 32×32 (64 patches + a
+# class token), 6 layers of width 192 with 3 heads and an MLP of 384 — ViT-Tiny's width and heads
+# at half its depth and half its MLP ratio, about 125 M multiply-adds per image, so one epoch on
+# a 2-core CPU takes minutes rather than hours. LayerNorm eps 1e-6 and exact GELU, as torchvision.
+VIT = {
+    "imagenet": dict(image_size=224, patch_size=16, num_layers=12, num_heads=12, hidden_dim=768, mlp_dim=3072),
+    "cifar": dict(image_size=32, patch_size=4, num_layers=6, num_heads=3, hidden_dim=192, mlp_dim=384),
+}
+VIT_LAYER_NORM_EPS = 1e-6

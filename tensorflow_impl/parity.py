@@ -1,0 +1,121 @@
+"""Do the PyTorch and Keras models compute the same function? Layer by layer.
+
+    python compare.py parity --model resnet18 --variant imagenet      (runs this module)
+    python -m tensorflow_impl.parity --model resnet18 --variant imagenet [--batch 2] [--tol 1e-4] [--json]
+
+Builds the PyTorch model, ports its weights to the Keras model (tensorflow_impl.weights), runs
+one random batch through both in eval mode and compares the output of every layer that exists
+under the same name in both (Keras layers carry their PyTorch module's path). The first layer
+whose output differs by more than the tolerance is where the two implementations part. Needs both
+frameworks in this one process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+# PyTorch, with the parts it imports lazily, before TensorFlow: the other order crashes here.
+import torch
+import torch._dynamo  # noqa: F401
+
+import tensorflow_impl  # noqa: F401, E402  (TensorFlow's environment)
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from pytorch_impl import models as torch_models  # noqa: E402
+from pytorch_impl.weights import to_numpy  # noqa: E402
+from shared.config import MODEL_NAMES, VARIANTS  # noqa: E402
+from tensorflow_impl import models as keras_models  # noqa: E402
+from tensorflow_impl.weights import load_torch_state  # noqa: E402
+
+INPUT_SIZE = {"cifar": 32, "imagenet": 224}
+
+
+def torch_outputs(model: torch.nn.Module, x: np.ndarray, names: set[str]) -> dict[str, np.ndarray]:
+    """Output of each named module (its last call, for modules called more than once)."""
+    outputs, hooks = {}, []
+    for name, module in model.named_modules():
+        if name in names:
+            def hook(_module, _inputs, output, name=name):
+                output = output[0] if isinstance(output, tuple) else output
+                outputs[name] = output.detach().numpy().copy()
+            hooks.append(module.register_forward_hook(hook))
+    with torch.no_grad():
+        outputs["(logits)"] = model(torch.from_numpy(x).permute(0, 3, 1, 2)).numpy()
+    for h in hooks:
+        h.remove()
+    return outputs
+
+
+def as_channels_last(a: np.ndarray) -> np.ndarray:
+    return a.transpose(0, 2, 3, 1) if a.ndim == 4 else a
+
+
+def layer_table(torch_model, keras_model, x: np.ndarray, tol: float) -> list[dict]:
+    torch_names = {name for name, _ in torch_model.named_modules() if name}
+    shared = [layer for layer in keras_model.layers if layer.name in torch_names]
+    probe = keras.Model(keras_model.inputs, [layer.output for layer in shared] + [keras_model.output])
+    keras_values = [np.asarray(v) for v in probe(x, training=False)]
+    want = torch_outputs(torch_model, x, {layer.name for layer in shared})
+    rows = []
+    for name, got in zip([layer.name for layer in shared] + ["(logits)"], keras_values):
+        if name not in want:
+            continue  # the module never ran (e.g. an identity branch)
+        expected = as_channels_last(want[name])
+        if expected.shape != got.shape and np.squeeze(expected).shape == np.squeeze(got).shape:
+            expected = expected.reshape(got.shape)  # e.g. PyTorch's (N, C, 1, 1) pool vs Keras' (N, C)
+        if expected.shape != got.shape:
+            rows.append(dict(layer=name, shape=str(got.shape), max_abs_diff=float("inf"),
+                             rel_diff=float("inf"), note=f"shape differs: PyTorch {expected.shape}"))
+            continue
+        diff = float(np.abs(got - expected).max())
+        scale = float(np.abs(expected).max()) or 1.0
+        rows.append(dict(layer=name, shape=str(tuple(got.shape[1:])), max_abs_diff=diff,
+                         rel_diff=diff / scale, note=""))
+    for row in rows:
+        row["ok"] = row["max_abs_diff"] <= tol
+    return rows
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="compare.py parity", description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", required=True, choices=MODEL_NAMES)
+    p.add_argument("--variant", default="cifar", choices=VARIANTS)
+    p.add_argument("--batch", type=int, default=2)
+    p.add_argument("--tol", type=float, default=1e-4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    args = p.parse_args(argv)
+
+    torch.manual_seed(args.seed)
+    torch_model = torch_models.build_model(args.model, variant=args.variant).eval()
+    keras_model = keras_models.build_model(args.model, variant=args.variant)
+    load_torch_state(keras_model, to_numpy(torch_model))
+    size = INPUT_SIZE[args.variant]
+    x = np.random.default_rng(args.seed).standard_normal((args.batch, size, size, 3)).astype(np.float32)
+    rows = layer_table(torch_model, keras_model, x, args.tol)
+    params = torch_models.count_params(torch_model), keras_models.count_params(keras_model)
+    first_bad = next((r["layer"] for r in rows if not r["ok"]), None)
+    passed = first_bad is None and params[0] == params[1]
+    if args.json:
+        print(json.dumps(dict(model=args.model, variant=args.variant, params_torch=params[0][0],
+                              params_tensorflow=params[1][0],
+                              max_abs_diff=max(r["max_abs_diff"] for r in rows), tolerance=args.tol,
+                              passed=passed, first_failing_layer=first_bad)))
+        return 0 if passed else 1
+    width = max(len(r["layer"]) for r in rows)
+    print(f"{args.model} ({args.variant}): parameters PyTorch {params[0][0]:,} / Keras {params[1][0]:,}"
+          f"{'' if params[0] == params[1] else '  <-- DIFFER'}; batch {args.batch}, tolerance {args.tol:g}")
+    print(f"{'layer'.ljust(width)}  {'output shape':<18} {'max abs diff':>12} {'rel diff':>10}")
+    for r in rows:
+        mark = "  <-- first layer over tolerance" if r["layer"] == first_bad else ("  over" if not r["ok"] else "")
+        print(f"{r['layer'].ljust(width)}  {r['shape']:<18} {r['max_abs_diff']:12.3e} {r['rel_diff']:10.3e}"
+              f"{mark}{'  ' + r['note'] if r['note'] else ''}")
+    print("PASS" if passed else f"FAIL{' at ' + first_bad if first_bad else ': parameter counts differ'}")
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
