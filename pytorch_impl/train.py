@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from shared.batch_plan import epoch_plan, eval_batches, steps_per_epoch, train_batch
 from shared.config import RunConfig
+from shared.metrics import steady_images_per_sec
 from shared.run import INITIAL_WEIGHTS, RecordWriter, Split, load_split, print_epoch
 from shared.schedule import learning_rate
 from shared.weights_io import load_arrays
@@ -79,10 +80,9 @@ def train_epoch(model, optimizer, loss_fn, split: Split, cfg: RunConfig, epoch: 
         loss_sum += loss.detach()
         correct += (logits.argmax(1) == y).sum()
     _sync(device)
-    if steady_start is None:  # fewer batches than the warm-up: time nothing rather than lie
-        images_per_sec = float("nan")
-    else:
-        images_per_sec = (len(slices) - cfg.warmup_batches) * cfg.batch_size / (time.perf_counter() - steady_start)
+    images_per_sec = steady_images_per_sec(
+        len(slices), cfg.warmup_batches, cfg.batch_size,
+        None if steady_start is None else time.perf_counter() - steady_start)
     return loss_sum.item() / len(slices), correct.item() / (len(slices) * cfg.batch_size), images_per_sec
 
 

@@ -112,11 +112,13 @@ def read_jsonl(path) -> tuple[list[EpochRecord], list[str]]:
     return records, problems
 
 
-def steady_images_per_sec(batch_seconds: list[float], batch_size: int, warmup_batches: int) -> float:
-    """Images per second over the batches after the warm-up ones (all batches if too few)."""
-    timed = batch_seconds[warmup_batches:] if len(batch_seconds) > warmup_batches else batch_seconds
-    total = sum(timed)
-    return len(timed) * batch_size / total if total > 0 else float("nan")
+def steady_images_per_sec(steps: int, warmup_batches: int, batch_size: int, seconds: float | None) -> float:
+    """Images per second over the batches after the warm-up ones, timed from the end of batch
+    `warmup_batches` to the end of the last one; NaN when the epoch is too short to time."""
+    timed = steps - warmup_batches
+    if seconds is None or timed <= 0 or seconds <= 0:
+        return float("nan")
+    return timed * batch_size / seconds
 
 
 def peak_host_mb() -> float:

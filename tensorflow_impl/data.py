@@ -1,5 +1,5 @@
-"""Feeding Keras: the shared plan's uint8 batches → normalised float32 NHWC tensors, through
-tf.data so the next batch is prepared while the current one trains."""
+"""Feeding Keras: the shared plan's draws (order, crops, flips) → augmented, normalised float32
+NHWC batches, built by TensorFlow ops in tf.data so the next batch is ready while one trains."""
 
 from __future__ import annotations
 

@@ -56,7 +56,7 @@ def as_channels_last(a: np.ndarray) -> np.ndarray:
 def layer_table(torch_model, keras_model, x: np.ndarray, tol: float) -> list[dict]:
     torch_names = {name for name, _ in torch_model.named_modules() if name}
     shared = [layer for layer in keras_model.layers if layer.name in torch_names]
-    probe = keras.Model(keras_model.inputs, [layer.output for layer in shared] + [keras_model.output])
+    probe = keras.Model(keras_model.input, [layer.output for layer in shared] + [keras_model.output])
     keras_values = [np.asarray(v) for v in probe(x, training=False)]
     want = torch_outputs(torch_model, x, {layer.name for layer in shared})
     rows = []

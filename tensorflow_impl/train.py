@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from shared.batch_plan import steps_per_epoch
 from shared.config import RunConfig
+from shared.metrics import steady_images_per_sec
 from shared.run import INITIAL_WEIGHTS, RecordWriter, load_split, print_epoch
 from shared.schedule import learning_rate
 from shared.weights_io import load_arrays
@@ -60,9 +61,9 @@ class EpochRecorder(keras.callbacks.Callback):
         self.test_seconds = time.perf_counter() - self.test_start
 
     def on_epoch_end(self, epoch, logs=None):
-        timed_batches = self.steps - self.cfg.warmup_batches
-        train_ips = (timed_batches * self.cfg.batch_size / (self.train_end - self.steady_start)
-                     if self.steady_start is not None and timed_batches > 0 else float("nan"))
+        train_ips = steady_images_per_sec(
+            self.steps, self.cfg.warmup_batches, self.cfg.batch_size,
+            None if self.steady_start is None else self.train_end - self.steady_start)
         record = self.writer.write(
             epoch=epoch + 1, train_loss=float(logs["loss"]), train_acc=float(logs["accuracy"]),
             val_loss=float(logs["val_loss"]), val_acc=float(logs["val_accuracy"]),

@@ -95,3 +95,12 @@ def test_summary_csv_appends_rows(tmp_path):
     append_summary(path, [record(run_id="r2"), record(run_id="r2", backend="tensorflow")])
     frame = pd.read_csv(path)
     assert list(frame.run_id) == ["r1", "r2", "r2"] and list(frame.backend) == ["torch", "torch", "tensorflow"]
+
+
+def test_steady_state_throughput_leaves_out_warm_up_batches():
+    import math
+
+    from shared.metrics import steady_images_per_sec
+    assert steady_images_per_sec(25, 5, 100, 4.0) == 500.0      # 20 timed batches of 100 in 4 s
+    assert math.isnan(steady_images_per_sec(5, 5, 100, 1.0))    # nothing left to time
+    assert math.isnan(steady_images_per_sec(25, 5, 100, None))  # the warm-up never ended
