@@ -28,7 +28,7 @@ from pytorch_impl import models as torch_models  # noqa: E402
 from pytorch_impl.weights import to_numpy  # noqa: E402
 from shared.config import MODEL_NAMES, VARIANTS  # noqa: E402
 from tensorflow_impl import models as keras_models  # noqa: E402
-from tensorflow_impl.weights import load_torch_state  # noqa: E402
+from tensorflow_impl.weights import flattened_map_shape, load_torch_state  # noqa: E402
 
 INPUT_SIZE = {"cifar": 32, "imagenet": 224}
 
@@ -60,10 +60,16 @@ def layer_table(torch_model, keras_model, x: np.ndarray, tol: float) -> list[dic
     keras_values = [np.asarray(v) for v in probe(x, training=False)]
     want = torch_outputs(torch_model, x, {layer.name for layer in shared})
     rows = []
-    for name, got in zip([layer.name for layer in shared] + ["(logits)"], keras_values):
+    for layer, got in zip(shared + [None], keras_values):
+        name = layer.name if layer is not None else "(logits)"
         if name not in want:
             continue  # the module never ran (e.g. an identity branch)
         expected = as_channels_last(want[name])
+        if layer is not None and not layer.weights and (map_shape := flattened_map_shape(layer)) is not None:
+            # A weightless layer passing on a Flatten's vector (e.g. AlexNet's classifier.0
+            # dropout): PyTorch's vector is in C·H·W order, Keras' in H·W·C order.
+            c_h_w = (map_shape[2], map_shape[0], map_shape[1])
+            expected = expected.reshape(-1, *c_h_w).transpose(0, 2, 3, 1).reshape(expected.shape)
         if expected.shape != got.shape and np.squeeze(expected).shape == np.squeeze(got).shape:
             expected = expected.reshape(got.shape)  # e.g. PyTorch's (N, C, 1, 1) pool vs Keras' (N, C)
         if expected.shape != got.shape:

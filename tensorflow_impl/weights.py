@@ -51,7 +51,7 @@ def _permutation(perm: tuple[int, ...]) -> tuple[Callable, Callable]:
 _IDENTITY = (lambda a: [a]), (lambda vs: vs[0])
 
 
-def _flattened_map_shape(layer) -> tuple[int, int, int] | None:
+def flattened_map_shape(layer) -> tuple[int, int, int] | None:
     """(H, W, C) when this Dense layer reads a Flatten of a feature map — directly or through
     layers that change no shape and hold no weights (Dropout, activations) — else None."""
     source = layer
@@ -64,12 +64,13 @@ def _flattened_map_shape(layer) -> tuple[int, int, int] | None:
             return None
         if isinstance(source, keras.layers.Flatten):
             return tuple(source.input.shape[1:]) if len(source.input.shape) == 4 else None
-        if source.weights or tuple(source.input.shape) != tuple(source.output.shape):
+        if (source.weights or isinstance(source.input, (list, tuple))  # e.g. Add: not a pass-through
+                or tuple(source.input.shape) != tuple(source.output.shape)):
             return None
 
 
 def _dense_kernel(layer) -> tuple[Callable, Callable]:
-    shape = _flattened_map_shape(layer)
+    shape = flattened_map_shape(layer)
     if shape is None:
         return _permutation((1, 0))
     h, w, c = shape

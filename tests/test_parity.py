@@ -292,3 +292,15 @@ def test_parity_command_json():
     assert report["passed"] is True and report["first_failing_layer"] is None
     assert report["params_torch"] == report["params_tensorflow"] == 11_173_962
     assert report["max_abs_diff"] <= report["tolerance"] == 1e-4
+
+
+@pytest.mark.parametrize("name, variant", [(m, "cifar") for m in CIFAR_MODELS] + [("alexnet", "imagenet")])
+def test_layer_table_passes_for_every_model(name, variant):
+    """Every layer that exists in both agrees — including AlexNet's classifier after the Flatten
+    (PyTorch's C·H·W order against Keras' H·W·C) and ResNet's layers after residual additions."""
+    from tensorflow_impl.parity import layer_table
+
+    torch_model, keras_model = twin_models(name, variant=variant)
+    x, _ = batch(2, size=INPUT_SIZE[variant])
+    rows = layer_table(torch_model.eval(), keras_model, x, tol=1e-4)
+    assert len(rows) > 3 and [r["layer"] for r in rows if not r["ok"]] == []

@@ -34,8 +34,10 @@ def alexnet(*, variant: str = "cifar", num_classes: int = 10) -> keras.Model:
     x = keras.layers.Flatten(name="flatten")(x)
     hidden = ALEXNET_HIDDEN[variant]
     x = keras.layers.Dropout(0.5, name="classifier.0")(x)
-    x = keras.layers.Dense(hidden, activation="relu", name="classifier.1")(x)
+    x = keras.layers.Dense(hidden, name="classifier.1")(x)
+    x = keras.layers.ReLU(name="classifier.2")(x)
     x = keras.layers.Dropout(0.5, name="classifier.3")(x)
-    x = keras.layers.Dense(hidden, activation="relu", name="classifier.4")(x)
+    x = keras.layers.Dense(hidden, name="classifier.4")(x)
+    x = keras.layers.ReLU(name="classifier.5")(x)
     outputs = keras.layers.Dense(num_classes, name="classifier.6")(x)
     return keras.Model(inputs, outputs, name=f"alexnet_{variant}")
