@@ -3,6 +3,9 @@ can never differ between the PyTorch and the Keras model."""
 
 from __future__ import annotations
 
+# Input side of each variant: native CIFAR resolution, or ImageNet's for torchvision's models.
+INPUT_SIZE = {"cifar": 32, "imagenet": 224}
+
 # MobileNetV2 inverted-residual stages: (expansion t, output channels c, repeats n, stride s).
 # imagenet: torchvision's table. cifar: the well-known CIFAR ports' change — stride 1 in the
 # stem and in the first stride-2 stage (the 24-channel one) — so a 32×32 image reaches the last
@@ -31,7 +34,6 @@ ALEXNET_FEATURES = {
 # and the classifier's hidden width.
 ALEXNET_POOLED_SIDE = {"imagenet": 6, "cifar": 4}
 ALEXNET_HIDDEN = {"imagenet": 4096, "cifar": 1024}
-ALEXNET_INPUT_SIZE = {"imagenet": 224, "cifar": 32}
 
 # Vision Transformer. imagenet: torchvision's vit_b_16. cifar: patch 4 on 32×32 (64 patches + a
 # class token), 6 layers of width 192 with 3 heads and an MLP of 384 — ViT-Tiny's width and heads

@@ -26,11 +26,10 @@ import numpy as np  # noqa: E402
 
 from pytorch_impl import models as torch_models  # noqa: E402
 from pytorch_impl.weights import to_numpy  # noqa: E402
+from shared.architectures import INPUT_SIZE  # noqa: E402
 from shared.config import MODEL_NAMES, VARIANTS  # noqa: E402
 from tensorflow_impl import models as keras_models  # noqa: E402
 from tensorflow_impl.weights import flattened_map_shape, load_torch_state  # noqa: E402
-
-INPUT_SIZE = {"cifar": 32, "imagenet": 224}
 
 
 def torch_outputs(model: torch.nn.Module, x: np.ndarray, names: set[str]) -> dict[str, np.ndarray]:

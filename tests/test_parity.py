@@ -11,6 +11,7 @@ import keras
 from pytorch_impl import models as torch_models
 from pytorch_impl.optim import make_loss as torch_loss, make_optimizer as torch_optimizer, set_learning_rate
 from pytorch_impl.weights import load_numpy, to_numpy
+from shared.architectures import INPUT_SIZE
 from shared.config import RunConfig
 from tensorflow_impl import models as keras_models
 from tensorflow_impl.optim import make_loss as keras_loss, make_optimizer as keras_optimizer
@@ -24,7 +25,6 @@ IMAGENET_MODELS = ["alexnet", "mobilenet", "resnet18", "vit"]
 TORCHVISION_PARAMS = {"alexnet": 61_100_840, "mobilenet": 3_504_872, "resnet18": 11_689_512,
                       "vit": 86_567_656}
 CIFAR_PARAMS = {"cnn": 1_148_874, "resnet18": 11_173_962}
-INPUT_SIZE = {"cifar": 32, "imagenet": 224}
 
 
 def twin_models(name="cnn", seed=0, *, variant="cifar", num_classes=10):

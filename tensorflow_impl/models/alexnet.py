@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import keras
 
-from shared.architectures import (ALEXNET_FEATURES, ALEXNET_HIDDEN, ALEXNET_INPUT_SIZE,
-                                  ALEXNET_POOLED_SIDE)
+from shared.architectures import ALEXNET_FEATURES, ALEXNET_HIDDEN, ALEXNET_POOLED_SIDE, INPUT_SIZE
 
 from .layers import torch_conv2d
 
@@ -16,7 +15,7 @@ from .layers import torch_conv2d
 def alexnet(*, variant: str = "cifar", num_classes: int = 10) -> keras.Model:
     if variant not in ALEXNET_FEATURES:
         raise ValueError(f"alexnet has no {variant!r} variant; known: {', '.join(ALEXNET_FEATURES)}")
-    size = ALEXNET_INPUT_SIZE[variant]
+    size = INPUT_SIZE[variant]
     inputs = keras.Input((size, size, 3), name="images")
     x, index = inputs, 0
     for out_channels, kernel, stride, padding, pool in ALEXNET_FEATURES[variant]:

@@ -47,17 +47,20 @@ def torch_conv2d(x, filters: int, kernel: int, *, stride: int, padding: int, use
     """nn.Conv2d(kernel, stride, padding) in Keras. 'same' pads asymmetrically when the stride is
     2 (the extra row and column at the bottom/right); PyTorch pads `padding` on every side, so
     pad explicitly and convolve 'valid'. The padding layer is named "<name>.pad"."""
-    if stride == 1 and padding == kernel // 2:
-        return keras.layers.Conv2D(filters, kernel, padding="same", use_bias=use_bias, name=name)(x)
-    if padding:
-        x = keras.layers.ZeroPadding2D(padding, name=f"{name}.pad")(x)
-    return keras.layers.Conv2D(filters, kernel, strides=stride, padding="valid", use_bias=use_bias, name=name)(x)
+    return _torch_padded(keras.layers.Conv2D, x, kernel, stride, padding, name,
+                         filters=filters, use_bias=use_bias)
 
 
 def torch_depthwise_conv2d(x, kernel: int, *, stride: int, padding: int, name: str):
     """nn.Conv2d(C, C, kernel, stride, padding, groups=C, bias=False) in Keras (see torch_conv2d)."""
+    return _torch_padded(keras.layers.DepthwiseConv2D, x, kernel, stride, padding, name, use_bias=False)
+
+
+def _torch_padded(conv_class, x, kernel: int, stride: int, padding: int, name: str, **conv_kwargs):
+    """A Keras convolution with PyTorch's symmetric padding: 'same' where that is identical
+    (stride 1, padding k//2), else explicit zero padding and a 'valid' convolution."""
     if stride == 1 and padding == kernel // 2:
-        return keras.layers.DepthwiseConv2D(kernel, padding="same", use_bias=False, name=name)(x)
+        return conv_class(kernel_size=kernel, padding="same", name=name, **conv_kwargs)(x)
     if padding:
         x = keras.layers.ZeroPadding2D(padding, name=f"{name}.pad")(x)
-    return keras.layers.DepthwiseConv2D(kernel, strides=stride, padding="valid", use_bias=False, name=name)(x)
+    return conv_class(kernel_size=kernel, strides=stride, padding="valid", name=name, **conv_kwargs)(x)

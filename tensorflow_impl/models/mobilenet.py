@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import keras
 
-from shared.architectures import (MOBILENET_V2_LAST, MOBILENET_V2_STAGES, MOBILENET_V2_STEM,
-                                  MOBILENET_V2_STEM_STRIDE)
+from shared.architectures import (INPUT_SIZE, MOBILENET_V2_LAST, MOBILENET_V2_STAGES,
+                                  MOBILENET_V2_STEM, MOBILENET_V2_STEM_STRIDE)
 
 from .layers import BatchNorm, torch_conv2d, torch_depthwise_conv2d
-
-INPUT_SIZE = {"cifar": 32, "imagenet": 224}
 
 
 def conv_bn_relu6(x, filters: int, kernel: int, stride: int, *, name: str, depthwise: bool = False):

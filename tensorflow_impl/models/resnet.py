@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import keras
 
+from shared.architectures import INPUT_SIZE
+
 from .layers import BatchNorm, torch_conv2d
 
-INPUT_SIZE = {"cifar": 32, "imagenet": 224}
 STAGES = ((64, 1), (128, 2), (256, 2), (512, 2))   # (width, stride of the first block)
 
 
