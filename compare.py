@@ -1,7 +1,8 @@
 """Train a CIFAR-10 classifier in PyTorch and in TensorFlow/Keras and compare them side by side.
 
     python compare.py --model cnn --backend both
-    python compare.py --model cnn --backend torch --epochs 1 --subset 5000
+    python compare.py --model resnet18 --backend torch --epochs 1 --subset 5000
+    python compare.py --model all --backend both --epochs 1 --subset 2000
     python compare.py parity --model resnet18 --variant imagenet    (layer-by-layer check)
 
 Each backend runs in its own process (python -m pytorch_impl / tensorflow_impl RUN_DIR), on the
@@ -24,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from shared.config import BACKENDS, DEVICES, MODELS, PRECISIONS, RunConfig, resolve
+from shared.config import BACKENDS, DEVICES, MODEL_VARIANTS, MODELS, PRECISIONS, VARIANTS, RunConfig, resolve
 from shared.io import atomic_write_text
 from shared.metrics import EpochRecord, read_jsonl
 from shared.report import (DEFAULT_TOLERANCE_POINTS, append_summary, markdown, parity_verdict,
@@ -63,7 +64,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                "(shared/config.py); flags override them. Exit codes: 0 ok, 1 a backend failed, "
                "2 bad arguments, 3 dataset missing or corrupt. "
                "`compare.py parity --help`: the layer-by-layer PyTorch/Keras check.")
-    p.add_argument("--model", default="cnn", choices=MODELS, help="model to train (default: cnn)")
+    p.add_argument("--model", default="cnn", choices=(*MODELS, "all"),
+                   help="model to train, or all of them one after the other (default: cnn)")
+    p.add_argument("--variant", choices=VARIANTS, default="cifar",
+                   help="cifar: 32×32 models (default); imagenet: torchvision's 224×224 architectures, "
+                        "fed the 32×32 batches resized bilinearly")
     p.add_argument("--backend", default="both", choices=(*BACKENDS, "both"), help="default: both")
     p.add_argument("--epochs", type=positive_int, help="training epochs (recipe default)")
     p.add_argument("--batch-size", type=positive_int, help="training batch size (recipe default)")
@@ -73,7 +78,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="hold out this many training images for validation instead of the test set")
     p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and batch plan")
     p.add_argument("--device", choices=DEVICES, default="cpu")
-    p.add_argument("--precision", choices=PRECISIONS, help="fp32 or bf16 (recipe default)")
+    p.add_argument("--precision", choices=PRECISIONS, help="fp32 only for now: this CPU has no fast bf16 (README)")
     p.add_argument("--data-dir", help="CIFAR-10 file or folder (default: $CIFAR10_DATA, then the cache)")
     p.add_argument("--out", default="results", help="results folder (default: results/)")
     p.add_argument("--tolerance", type=positive_float, default=DEFAULT_TOLERANCE_POINTS,
@@ -135,10 +140,16 @@ def main(argv=None) -> int:
     if argv[:1] == ["parity"]:
         return parity(argv[1:])
     args = parse_args(argv)
-    cfg = resolve(args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                  subset=args.subset, val_split=args.val_split, seed=args.seed,
-                  device=args.device, precision=args.precision, data_dir=args.data_dir,
-                  out=args.out)
+    models = list(MODELS) if args.model == "all" else [args.model]
+    without = [m for m in models if args.variant not in MODEL_VARIANTS[m]]
+    if args.model != "all" and without:
+        return fail(EXIT_BAD_ARGS, f"--model {args.model} has no {args.variant!r} variant; "
+                                   f"it has: {', '.join(MODEL_VARIANTS[args.model])}")
+    models = [m for m in models if m not in without]
+    configs = [resolve(m, variant=args.variant, epochs=args.epochs, batch_size=args.batch_size,
+                       lr=args.lr, subset=args.subset, val_split=args.val_split, seed=args.seed,
+                       device=args.device, precision=args.precision, data_dir=args.data_dir,
+                       out=args.out) for m in models]
     backends = list(BACKENDS) if args.backend == "both" else [args.backend]
 
     from shared.data import DataError, load_cifar10  # numpy only, but not needed for --help
@@ -148,23 +159,51 @@ def main(argv=None) -> int:
         data = load_cifar10(args.data_dir)
     except DataError as err:
         return fail(EXIT_DATA, str(err))
-    n_train = len(data.x_train) - (cfg.val_split or 0)
-    if cfg.val_split and cfg.val_split >= len(data.x_train):
-        return fail(EXIT_BAD_ARGS, f"--val-split {cfg.val_split} must be smaller than the "
+    n_train = len(data.x_train) - (args.val_split or 0)
+    if args.val_split and args.val_split >= len(data.x_train):
+        return fail(EXIT_BAD_ARGS, f"--val-split {args.val_split} must be smaller than the "
                                    f"{len(data.x_train)} training images")
-    if cfg.subset and cfg.subset > n_train:
-        return fail(EXIT_BAD_ARGS, f"--subset {cfg.subset} is larger than the {n_train} training images")
-    if cfg.batch_size > (cfg.subset or n_train):
-        return fail(EXIT_BAD_ARGS, f"--batch-size {cfg.batch_size} is larger than the "
-                                   f"{cfg.subset or n_train} training images")
-    out = Path(cfg.out)
+    if args.subset and args.subset > n_train:
+        return fail(EXIT_BAD_ARGS, f"--subset {args.subset} is larger than the {n_train} training images")
+    for cfg in configs:
+        if cfg.batch_size > (cfg.subset or n_train):
+            what = (f"--batch-size {cfg.batch_size}" if args.batch_size else
+                    f"{cfg.model}'s recipe batch size {cfg.batch_size} (set --batch-size)")
+            return fail(EXIT_BAD_ARGS, f"{what} is larger than the {cfg.subset or n_train} training images")
+    out = Path(args.out)
     if (problem := check_out_dir(out)) is not None:
         return fail(EXIT_BAD_ARGS, problem)
+    if without:
+        print(f"note: {', '.join(without)} has no {args.variant!r} variant; skipped", file=sys.stderr)
 
+    tables, verdicts, failed = [], [], False
+    for cfg in configs:
+        table, verdict, ok = run_model(cfg, backends, data.source, n_train, args.tolerance)
+        tables.append(table)
+        verdicts.append(f"{cfg.model}: {verdict}" if len(configs) > 1 and verdict else verdict)
+        failed |= not ok
+    if len(configs) > 1:
+        combined = "\n\n".join(filter(None, [markdown(pd_concat(tables)), *verdicts]))
+        path = out / f"{time.strftime('%Y%m%d-%H%M%S')}-all-{args.variant}-seed{args.seed}.md"
+        atomic_write_text(path, f"# All models ({args.variant})\n\n{combined}\n")
+        print(f"\n{combined}\n\nall models: {path}")
+    return EXIT_BACKEND_FAILED if failed else 0
+
+
+def pd_concat(frames):
+    import pandas as pd  # only for --model all
+    return pd.concat(frames, ignore_index=True)
+
+
+def run_model(cfg: RunConfig, backends: list[str], source: str, n_train: int, tolerance: float):
+    """Train one model in each backend (own processes), print and save its table.
+    Returns (table rows, parity verdict, whether every backend finished)."""
+    out = Path(cfg.out)
     run_dir = new_run_dir(out, cfg)
     cfg.save(run_dir / "config.json")
     print(f"run {cfg.run_id}: {cfg.model} ({cfg.variant}, {cfg.mode}), {cfg.epochs} epochs, "
-          f"batch {cfg.batch_size}, {cfg.precision}, {cfg.device}; data: {data.source}", flush=True)
+          f"batch {cfg.batch_size}, {cfg.optimizer}, {cfg.precision}, {cfg.device}; data: {source}",
+          flush=True)
 
     reasons: dict[str, str] = {}
     if installed("torch"):
@@ -189,13 +228,13 @@ def main(argv=None) -> int:
             print(f"warning: {problem}", file=sys.stderr)
         runs[backend] = records
 
-    table = markdown(table_rows(runs, cfg.model, reasons))
+    rows = table_rows(runs, cfg.model, reasons)
     finals = {b: (r[-1] if r else None) for b, r in runs.items()}
-    verdict = parity_verdict(finals, args.tolerance) if len(backends) == 2 else ""
-    settings = (f"Settings: {cfg.epochs} epochs, batch {cfg.batch_size}, {cfg.precision}, "
-                f"{cfg.device}, seed {cfg.seed}, train images {cfg.subset or n_train}, "
+    verdict = parity_verdict(finals, tolerance) if len(backends) == 2 else ""
+    settings = (f"Settings: {cfg.epochs} epochs, batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr:g}, "
+                f"{cfg.precision}, {cfg.device}, seed {cfg.seed}, train images {cfg.subset or n_train}, "
                 f"validation {'holdout ' + str(cfg.val_split) if cfg.val_split else 'test set (10,000)'}.")
-    report = "\n\n".join(filter(None, [table, verdict, settings]))
+    report = "\n\n".join(filter(None, [markdown(rows), verdict, settings]))
     print("\n" + report)
     atomic_write_text(run_dir / "table.md", f"# Run {cfg.run_id}\n\n{report}\n")
     finished = [r for r in finals.values() if r is not None]
@@ -206,9 +245,9 @@ def main(argv=None) -> int:
             print(f"warning: {out / 'summary.csv'} left as it was ({type(err).__name__}: "
                   f"{str(err).splitlines()[0] if str(err) else ''}); this run's records are in {run_dir}",
                   file=sys.stderr)
-    print(f"\nresults: {run_dir}  (summary: {out / 'summary.csv'})")
+    print(f"\nresults: {run_dir}  (summary: {out / 'summary.csv'})", flush=True)
     ok = all(r is not None and r.status == "ok" and r.epoch == r.epochs for r in finals.values())
-    return 0 if ok and not reasons else EXIT_BACKEND_FAILED
+    return rows, verdict, ok and not reasons
 
 
 if __name__ == "__main__":

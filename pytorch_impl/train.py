@@ -32,7 +32,8 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def evaluate(model, loss_fn, x: np.ndarray, y: np.ndarray, batch_size: int, device) -> tuple[float, float, float]:
+def evaluate(model, loss_fn, x: np.ndarray, y: np.ndarray, batch_size: int, device,
+             size: int = 32) -> tuple[float, float, float]:
     """(loss, accuracy, images/s) over the whole set in eval mode, weighted by image."""
     model.eval()
     loss_sum = torch.zeros((), device=device)
@@ -41,7 +42,7 @@ def evaluate(model, loss_fn, x: np.ndarray, y: np.ndarray, batch_size: int, devi
     with torch.inference_mode():
         for where in eval_batches(len(x), batch_size):
             labels = to_labels(y[where], device)
-            logits = model(to_batch(x[where], device))
+            logits = model(to_batch(x[where], device, size))
             loss_sum += loss_fn(logits, labels) * len(labels)
             correct += (logits.argmax(1) == labels).sum()
     _sync(device)
@@ -71,7 +72,7 @@ def train_epoch(model, optimizer, loss_fn, split: Split, cfg: RunConfig, epoch: 
                                                    schedule=cfg.schedule,
                                                    warmup_fraction=cfg.warmup_fraction))
         images, labels = train_batch(split.x_train, split.y_train, plan, where)
-        x, y = to_batch(images, device), to_labels(labels, device)
+        x, y = to_batch(images, device, cfg.image_size), to_labels(labels, device)
         logits = model(x)
         loss = loss_fn(logits, y)
         optimizer.zero_grad(set_to_none=True)
@@ -105,7 +106,7 @@ def train(cfg: RunConfig, run_dir: Path) -> int:
         start = time.perf_counter()
         train_loss, train_acc, train_ips = train_epoch(model, optimizer, loss_fn, split, cfg, epoch, device)
         val_loss, val_acc, eval_ips = evaluate(model, loss_fn, split.x_val, split.y_val,
-                                               cfg.eval_batch_size, device)
+                                               cfg.eval_batch_size, device, cfg.image_size)
         peak_device = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
         record = writer.write(epoch=epoch, train_loss=train_loss, train_acc=train_acc,
                               val_loss=val_loss, val_acc=val_acc,

@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 from pytorch_impl import models as torch_models  # noqa: E402
 from pytorch_impl.weights import to_numpy  # noqa: E402
 from shared.architectures import INPUT_SIZE  # noqa: E402
-from shared.config import MODEL_NAMES, VARIANTS  # noqa: E402
+from shared.config import MODEL_NAMES, MODEL_VARIANTS, VARIANTS  # noqa: E402
 from tensorflow_impl import models as keras_models  # noqa: E402
 from tensorflow_impl.weights import flattened_map_shape, load_torch_state  # noqa: E402
 
@@ -93,6 +93,10 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = p.parse_args(argv)
+    if args.variant not in MODEL_VARIANTS[args.model]:
+        p.error(f"--model {args.model} has no {args.variant!r} variant; it has: {', '.join(MODEL_VARIANTS[args.model])}")
+    if args.batch <= 0 or not args.tol > 0:
+        p.error("--batch and --tol must be positive")
 
     torch.manual_seed(args.seed)
     torch_model = torch_models.build_model(args.model, variant=args.variant).eval()

@@ -95,7 +95,8 @@ def train(cfg: RunConfig, run_dir: Path) -> int:
     steps = steps_per_epoch(len(split.x_train), cfg.batch_size)
     recorder = EpochRecorder(cfg, writer, steps, len(split.x_val))
     model.fit(training_dataset(split, cfg), epochs=cfg.epochs, steps_per_epoch=steps,
-              validation_data=eval_dataset(split.x_val, split.y_val, cfg.eval_batch_size, cfg.num_classes),
+              validation_data=eval_dataset(split.x_val, split.y_val, cfg.eval_batch_size, cfg.num_classes,
+                                           cfg.image_size),
               callbacks=[recorder], shuffle=False, verbose=1 if sys.stdout.isatty() else 0)
     if recorder.diverged:
         print("[tensorflow] diverged: non-finite training loss", file=sys.stderr)

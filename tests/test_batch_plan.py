@@ -74,6 +74,23 @@ def test_pytorch_and_keras_build_identical_batches(images):
     np.testing.assert_array_equal(from_torch, from_keras)
 
 
+@pytest.mark.parametrize("size", [224, 64])
+def test_pytorch_and_keras_resize_identically(images, size):
+    """The imagenet variants read 224×224: both backends resize the augmented 32×32 batch
+    bilinearly (half-pixel centres, no antialiasing) before normalising, to within 1e-5."""
+    import tensorflow_impl  # noqa: F401
+    from pytorch_impl.data import to_batch as torch_batch
+    from tensorflow_impl.data import to_batch as keras_batch
+
+    x, _ = images
+    from_torch = torch_batch(x[:8], size=size).permute(0, 2, 3, 1).numpy()
+    from_keras = keras_batch(x[:8], size).numpy()
+    assert from_torch.shape == from_keras.shape == (8, size, size, 3)
+    np.testing.assert_allclose(from_torch, from_keras, atol=1e-5, rtol=0)
+    # Resizing is not a no-op copy of the corners: an upsampled image varies smoothly.
+    assert np.abs(np.diff(from_torch, axis=1)).max() < np.abs(np.diff(torch_batch(x[:8]).numpy(), axis=2)).max()
+
+
 def test_keras_training_stream_is_the_plan_epoch_after_epoch(images):
     """tensorflow_impl's tf.data stream yields exactly the plan's batches, epoch 1 then epoch 2,
     normalised exactly as pytorch_impl normalises them."""

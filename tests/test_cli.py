@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 import pytest
 
-from shared.config import RunConfig
+from shared.config import MODELS, RunConfig
 from shared.metrics import read_jsonl
 
 from conftest import ROOT
@@ -29,7 +29,9 @@ def test_help_imports_no_framework():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--model", "vgg"], "invalid choice: 'vgg' (choose from 'cnn')"),
+    (["--model", "vgg"], "invalid choice: 'vgg' (choose from 'cnn', 'alexnet', 'mobilenet', 'resnet18', 'vit', 'all')"),
+    (["--variant", "tiny"], "invalid choice: 'tiny' (choose from 'cifar', 'imagenet')"),
+    (["--model", "cnn", "--variant", "imagenet"], "--model cnn has no 'imagenet' variant; it has: cifar"),
     (["--backend", "jax"], "invalid choice: 'jax'"),
     (["--epochs", "0"], "'0' must be a positive integer"),
     (["--batch-size", "-3"], "'-3' must be a positive integer"),
@@ -48,6 +50,7 @@ def test_bad_arguments_exit_2_with_one_line(args, message):
     (["--subset", "60000"], "--subset 60000 is larger than the 50000 training images"),
     (["--batch-size", "600", "--subset", "500"], "--batch-size 600 is larger than the 500 training images"),
     (["--val-split", "50000"], "--val-split 50000 must be smaller than the 50000 training images"),
+    (["--model", "all", "--subset", "100"], "cnn's recipe batch size 256 (set --batch-size) is larger than the 100 training images"),
 ])
 def test_arguments_checked_against_the_data_exit_2(real_data_env, tmp_path, args, message):
     result = compare(*args, "--out", str(tmp_path / "out"))
@@ -108,3 +111,49 @@ def test_both_backends_end_to_end(real_data_env, tmp_path):
     assert sorted(summary.backend) == ["tensorflow", "torch"] and set(summary.run_id) == {cfg.run_id}
     assert (run_dir / "table.md").read_text().count("| cnn (cifar, scratch) |") == 2
     assert json.loads((run_dir / "config.json").read_text())["model"] == "cnn"
+
+
+def test_every_model_end_to_end_with_model_all(real_data_env, tmp_path):
+    """`--model all`: each model's recipe, one run folder per model, both backends, and one
+    combined table whose numbers are the records'."""
+    out = tmp_path / "results"
+    result = compare("--model", "all", "--backend", "both", "--epochs", "1", "--subset", "96",
+                     "--batch-size", "32", "--val-split", "64", "--out", str(out))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run_dirs = sorted(p for p in out.iterdir() if p.is_dir())
+    configs = {RunConfig.load(d / "config.json").model: (d, RunConfig.load(d / "config.json")) for d in run_dirs}
+    assert sorted(configs) == sorted(MODELS)
+    assert configs["vit"][1].optimizer == "adamw" and configs["resnet18"][1].optimizer == "sgd"
+    [combined] = out.glob("*-all-cifar-seed0.md")
+    table = _squeezed(combined.read_text())
+    for model, (run_dir, cfg) in configs.items():
+        for backend, label in (("torch", "PyTorch"), ("tensorflow", "TensorFlow/Keras")):
+            [record], problems = read_jsonl(run_dir / f"{backend}.jsonl")
+            assert problems == [] and record.status == "ok" and record.model == model
+            assert (record.variant, record.train_images, record.val_images) == ("cifar", 96, 64)
+            row = f"| {model} (cifar, scratch) | {label} | {100 * record.train_acc:.2f}% | {100 * record.val_acc:.2f}% |"
+            assert row in table
+        assert f"{model}: Parity:" in combined.read_text()
+    assert len(pd.read_csv(out / "summary.csv")) == 2 * len(MODELS)
+
+
+def _squeezed(markdown_table: str) -> str:
+    """The table with the column padding removed: '| a    | b |' → '| a | b |'."""
+    return "\n".join("| " + " | ".join(c.strip() for c in line.strip("|").split("|")) + " |"
+                      for line in markdown_table.splitlines() if line.startswith("|"))
+
+
+def test_imagenet_variant_trains_at_224(real_data_env, tmp_path):
+    """--variant imagenet: torchvision's MobileNetV2 architecture, fed the 32×32 batches resized
+    to 224×224, in both backends from the same initial weights."""
+    out = tmp_path / "results"
+    result = compare("--model", "mobilenet", "--variant", "imagenet", "--backend", "both",
+                     "--epochs", "1", "--subset", "32", "--batch-size", "16", "--val-split", "16",
+                     "--out", str(out))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    [run_dir] = [p for p in out.iterdir() if p.is_dir()]
+    for backend in ("torch", "tensorflow"):
+        [record], problems = read_jsonl(run_dir / f"{backend}.jsonl")
+        assert problems == [] and record.status == "ok" and record.init == "torch-seed0"
+        assert (record.model, record.variant, record.params_total) == ("mobilenet", "imagenet", 2_236_682)
+    assert "| mobilenet (imagenet, scratch) | PyTorch" in result.stdout

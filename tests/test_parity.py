@@ -149,10 +149,15 @@ def without_dropout(torch_model, keras_model):
             layer.rate = 0.0
 
 
-def sgd_steps(dtype, lrs, name="cnn"):
+SGD = RunConfig(optimizer="sgd", lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4, label_smoothing=0.2)
+# A decay large enough that applying it to one tensor too many (or too few) shows in two steps.
+ADAMW = RunConfig(optimizer="adamw", lr=1e-3, beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=0.5,
+                  label_smoothing=0.1)
+
+
+def training_steps(dtype, lrs, name="cnn", cfg=SGD):
     """Train twin models (dropout off) on the same batches with the same learning rates; return
     the losses of both and the final states (PyTorch names) of both."""
-    cfg = RunConfig(lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4, label_smoothing=0.2)
     torch_model, keras_model = twin_models(name, seed=1)
     without_dropout(torch_model, keras_model)
     torch_model.to(getattr(torch, dtype)).train()
@@ -175,7 +180,7 @@ def sgd_steps(dtype, lrs, name="cnn"):
 @pytest.mark.parametrize("name", CIFAR_MODELS)
 def test_first_training_step_loss_matches_in_float32(name):
     """Identical weights and batch, BatchNorm in training mode, label smoothing: same loss."""
-    [(torch_value, keras_value)], _, _ = sgd_steps("float32", [0.02], name)
+    [(torch_value, keras_value)], _, _ = training_steps("float32", [0.02], name)
     assert abs(keras_value - torch_value) <= 1e-5 * abs(torch_value)
 
 
@@ -189,12 +194,43 @@ def test_sgd_steps_match_under_a_changing_learning_rate(float64, name):
     (~1e-6), which flips the ReLU mask of the few activations within ~1e-6 of zero and changes
     their gradients wholesale: a test of rounding luck, not of the update rule. In float64 the
     same code paths must agree far inside the contract's 1e-5."""
-    losses, want, got = sgd_steps("float64", [0.1, 0.03], name)
+    assert_same_training(*training_steps("float64", [0.1, 0.03], name))
+
+
+@pytest.mark.parametrize("name", ["cnn", "vit"])
+def test_adamw_steps_match_under_a_changing_learning_rate(float64, name):
+    """torch.optim.AdamW and the Keras TorchAdamW: three steps (bias correction changes each
+    step), decoupled decay on kernels only. Float64 for the reason above."""
+    assert_same_training(*training_steps("float64", [1e-3, 3e-3, 2e-3], name, cfg=ADAMW))
+
+
+def assert_same_training(losses, want, got):
     for torch_value, keras_value in losses:
         assert abs(keras_value - torch_value) <= 1e-5 * abs(torch_value)
     for key, value in got.items():
         assert value.dtype == np.float64
         np.testing.assert_allclose(value, want[key], atol=1e-5, rtol=0, err_msg=key)
+
+
+@pytest.mark.parametrize("name", CIFAR_MODELS)
+def test_weight_decay_applies_to_the_same_tensors(name):
+    """shared.config.decays (PyTorch names) and the Keras optimizers' kernel rule pick the same
+    tensors, matched through the port: e.g. ViT's attention biases and class token are not
+    decayed in either."""
+    from shared.config import decays
+    from tensorflow_impl.optim import decays as keras_decays
+    from tensorflow_impl.weights import mappings
+
+    torch_model, keras_model = twin_models(name)
+    want = {n for n, p in torch_model.named_parameters() if decays(n, p.ndim)}
+    got = set()
+    for m in mappings(keras_model):
+        flags = {keras_decays(v) for v in m.variables}
+        assert len(flags) == 1, m.torch_key
+        if flags == {True}:
+            got.add(m.torch_key)
+    assert got == want
+    assert want  # every model has kernels
 
 
 def test_keras_fit_reads_the_training_stream_continuously():
