@@ -11,7 +11,8 @@ weights. This file imports no framework, so --help is instant and a machine with
 framework can still run that backend.
 
 Exit codes: 0 every backend finished; 1 a backend failed or diverged (the others' results are
-still printed and saved); 2 bad arguments; 3 the dataset is missing or corrupt.
+still printed and saved); 2 bad arguments; 3 the dataset is missing or corrupt; 4 the ImageNet
+weights are missing (offline) or do not fit the model.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ import argparse
 import importlib.util
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from shared.config import BACKENDS, DEVICES, MODEL_VARIANTS, MODELS, PRECISIONS, VARIANTS, RunConfig, resolve
+from shared.config import (BACKENDS, DEFAULT_VARIANT, DEVICES, MODEL_VARIANTS, MODELS, MODES, PRECISIONS,
+                           RECIPES, VARIANTS, RunConfig, resolve)
 from shared.io import atomic_write_text
 from shared.metrics import EpochRecord, read_jsonl
 from shared.report import (DEFAULT_TOLERANCE_POINTS, append_summary, markdown, parity_verdict,
@@ -34,7 +37,7 @@ from shared.report import (DEFAULT_TOLERANCE_POINTS, append_summary, markdown, p
 ROOT = Path(__file__).resolve().parent
 PACKAGES = {"torch": "pytorch_impl", "tensorflow": "tensorflow_impl"}
 FRAMEWORK_MODULES = {"torch": ("torch",), "tensorflow": ("tensorflow", "keras")}
-EXIT_BACKEND_FAILED, EXIT_BAD_ARGS, EXIT_DATA = 1, 2, 3
+EXIT_BACKEND_FAILED, EXIT_BAD_ARGS, EXIT_DATA, EXIT_WEIGHTS = 1, 2, 3, 4
 
 
 def positive_int(text: str) -> int:
@@ -62,13 +65,19 @@ def parse_args(argv=None) -> argparse.Namespace:
         description="Train CIFAR-10 classifiers in PyTorch and TensorFlow/Keras and compare them.",
         epilog="Defaults for epochs, batch size, lr, ... come from the model's recipe "
                "(shared/config.py); flags override them. Exit codes: 0 ok, 1 a backend failed, "
-               "2 bad arguments, 3 dataset missing or corrupt. "
+               "2 bad arguments, 3 dataset missing or corrupt, 4 ImageNet weights missing or unfit. "
                "`compare.py parity --help`: the layer-by-layer PyTorch/Keras check.")
     p.add_argument("--model", default="cnn", choices=(*MODELS, "all"),
                    help="model to train, or all of them one after the other (default: cnn)")
-    p.add_argument("--variant", choices=VARIANTS, default="cifar",
-                   help="cifar: 32×32 models (default); imagenet: torchvision's 224×224 architectures, "
-                        "fed the 32×32 batches resized bilinearly")
+    p.add_argument("--mode", choices=MODES, default="scratch",
+                   help="scratch (default): random initial weights; finetune: ImageNet weights, all "
+                        "layers trained; linear-probe: ImageNet weights frozen, only a new head trained")
+    p.add_argument("--variant", choices=VARIANTS,
+                   help="cifar: 32×32 models (scratch default); imagenet: torchvision's 224×224 "
+                        "architectures, fed the 32×32 batches resized bilinearly (finetune/linear-probe default)")
+    p.add_argument("--weights",
+                   help="finetune/linear-probe: a member of torchvision's weight enum (e.g. IMAGENET1K_V2) "
+                        "or a local .pth/.safetensors state_dict (default: IMAGENET1K_V1)")
     p.add_argument("--backend", default="both", choices=(*BACKENDS, "both"), help="default: both")
     p.add_argument("--epochs", type=positive_int, help="training epochs (recipe default)")
     p.add_argument("--batch-size", type=positive_int, help="training batch size (recipe default)")
@@ -140,13 +149,22 @@ def main(argv=None) -> int:
     if argv[:1] == ["parity"]:
         return parity(argv[1:])
     args = parse_args(argv)
+    variant = args.variant or DEFAULT_VARIANT[args.mode]
+    if args.weights and args.mode == "scratch":
+        return fail(EXIT_BAD_ARGS, "--weights needs --mode finetune or linear-probe")
     models = list(MODELS) if args.model == "all" else [args.model]
-    without = [m for m in models if args.variant not in MODEL_VARIANTS[m]]
-    if args.model != "all" and without:
-        return fail(EXIT_BAD_ARGS, f"--model {args.model} has no {args.variant!r} variant; "
+    if args.model != "all" and args.model not in RECIPES[args.mode]:
+        return fail(EXIT_BAD_ARGS, f"--model {args.model} has no ImageNet weights for --mode {args.mode}; "
+                                   f"models with them: {', '.join(RECIPES[args.mode])}")
+    if args.model != "all" and variant not in MODEL_VARIANTS[args.model]:
+        return fail(EXIT_BAD_ARGS, f"--model {args.model} has no {variant!r} variant; "
                                    f"it has: {', '.join(MODEL_VARIANTS[args.model])}")
+    without = [m for m in models if m not in RECIPES[args.mode] or variant not in MODEL_VARIANTS[m]]
     models = [m for m in models if m not in without]
-    configs = [resolve(m, variant=args.variant, epochs=args.epochs, batch_size=args.batch_size,
+    if args.mode != "scratch" and not installed("torch"):
+        return fail(EXIT_BAD_ARGS, f"--mode {args.mode} needs PyTorch: torchvision provides the ImageNet "
+                                   "weights that both backends start from")
+    configs = [resolve(m, args.mode, variant=variant, weights=args.weights, epochs=args.epochs, batch_size=args.batch_size,
                        lr=args.lr, subset=args.subset, val_split=args.val_split, seed=args.seed,
                        device=args.device, precision=args.precision, data_dir=args.data_dir,
                        out=args.out) for m in models]
@@ -174,18 +192,22 @@ def main(argv=None) -> int:
     if (problem := check_out_dir(out)) is not None:
         return fail(EXIT_BAD_ARGS, problem)
     if without:
-        print(f"note: {', '.join(without)} has no {args.variant!r} variant; skipped", file=sys.stderr)
+        print(f"note: skipped {', '.join(without)} (no {variant} variant or no {args.mode} recipe)",
+              file=sys.stderr)
 
     tables, verdicts, failed = [], [], False
     for cfg in configs:
-        table, verdict, ok = run_model(cfg, backends, data.source, n_train, args.tolerance)
+        result = run_model(cfg, backends, data.source, n_train, args.tolerance)
+        if isinstance(result, int):  # the pretrained weights are unusable: nothing was trained
+            return result
+        table, verdict, ok = result
         tables.append(table)
         verdicts.append(f"{cfg.model}: {verdict}" if len(configs) > 1 and verdict else verdict)
         failed |= not ok
     if len(configs) > 1:
         combined = "\n\n".join(filter(None, [markdown(pd_concat(tables)), *verdicts]))
-        path = out / f"{time.strftime('%Y%m%d-%H%M%S')}-all-{args.variant}-seed{args.seed}.md"
-        atomic_write_text(path, f"# All models ({args.variant})\n\n{combined}\n")
+        path = out / f"{time.strftime('%Y%m%d-%H%M%S')}-all-{args.mode}-{variant}-seed{args.seed}.md"
+        atomic_write_text(path, f"# All models ({variant}, {args.mode})\n\n{combined}\n")
         print(f"\n{combined}\n\nall models: {path}")
     return EXIT_BACKEND_FAILED if failed else 0
 
@@ -197,7 +219,8 @@ def pd_concat(frames):
 
 def run_model(cfg: RunConfig, backends: list[str], source: str, n_train: int, tolerance: float):
     """Train one model in each backend (own processes), print and save its table.
-    Returns (table rows, parity verdict, whether every backend finished)."""
+    Returns (table rows, parity verdict, whether every backend finished), or an exit code when
+    the pretrained weights cannot be used (the run folder is then removed: nothing ran)."""
     out = Path(cfg.out)
     run_dir = new_run_dir(out, cfg)
     cfg.save(run_dir / "config.json")
@@ -208,6 +231,9 @@ def run_model(cfg: RunConfig, backends: list[str], source: str, n_train: int, to
     reasons: dict[str, str] = {}
     if installed("torch"):
         code, last = run_process(["-m", "pytorch_impl.init_weights", str(run_dir)])
+        if code != 0 and cfg.pretrained:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            return EXIT_WEIGHTS if code == EXIT_WEIGHTS else EXIT_BACKEND_FAILED
         if code != 0:
             print(f"warning: could not make shared initial weights ({last}); each backend uses its own",
                   file=sys.stderr)

@@ -12,18 +12,17 @@ import torch.nn.functional as F
 
 from shared.run import CIFAR10_MEAN, CIFAR10_STD
 
-_MEAN = torch.tensor(CIFAR10_MEAN).view(1, 3, 1, 1)
-_STD = torch.tensor(CIFAR10_STD).view(1, 3, 1, 1)
 
-
-def to_batch(images: np.ndarray, device: torch.device | str = "cpu", size: int = 32) -> torch.Tensor:
-    """(B, 32, 32, 3) uint8 → (B, 3, size, size) float32, normalised, channels-last in memory."""
+def to_batch(images: np.ndarray, device: torch.device | str = "cpu", size: int = 32,
+             mean=CIFAR10_MEAN, std=CIFAR10_STD) -> torch.Tensor:
+    """(B, 32, 32, 3) uint8 → (B, 3, size, size) float32, normalised with the per-channel (mean,
+    std) in pixel units, channels-last in memory."""
     # np.require copies read-only (memory-mapped) slices: torch.from_numpy needs writable memory.
     x = torch.from_numpy(np.require(images, requirements=("C", "W"))).to(device).permute(0, 3, 1, 2).float()
     if x.shape[-1] != size:
         # Half-pixel centres and no antialiasing: tf.image.resize(method="bilinear") exactly.
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=False)
-    x = (x - _MEAN.to(device)) / _STD.to(device)
+    x = (x - torch.tensor(mean, device=device).view(1, 3, 1, 1)) / torch.tensor(std, device=device).view(1, 3, 1, 1)
     return x.contiguous(memory_format=torch.channels_last)
 
 

@@ -1,7 +1,10 @@
-"""The seeded PyTorch initialisation of a run's model, saved as framework-neutral numpy arrays
-so that both backends start from it (DESIGN.md, "same initial weights").
+"""The initial weights of a run's model, saved as framework-neutral numpy arrays so that both
+backends start from them (DESIGN.md, "same initial weights"): PyTorch's seeded initialisation,
+and for finetune / linear-probe the ImageNet backbone over that seeded 10-class head.
 
     python -m pytorch_impl.init_weights RUN_DIR     (compare.py does this before training)
+
+Exit codes: 0 written; 4 the pretrained weights are missing or do not fit (one line on stderr).
 """
 
 from __future__ import annotations
@@ -12,21 +15,35 @@ from pathlib import Path
 import torch
 
 from shared.config import RunConfig
-from shared.run import INITIAL_WEIGHTS
+from shared.io import atomic_write_text
+from shared.run import INITIAL_WEIGHTS, INITIAL_WEIGHTS_SOURCE
 from shared.weights_io import save_arrays
 
 from .models import build_model
+from .pretrained import WeightsError, load_backbone, read_state, resolve_weights
 from .weights import to_numpy
+
+EXIT_WEIGHTS = 4
 
 
 def make_initial_weights(cfg: RunConfig, run_dir: Path) -> Path:
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model, variant=cfg.variant, num_classes=cfg.num_classes)
+    source = f"torch-seed{cfg.seed}"
+    if cfg.pretrained:
+        state, description = read_state(resolve_weights(cfg.model, cfg.weights))
+        load_backbone(model, cfg.model, state)
+        source = f"{description}+head-seed{cfg.seed}"
     path = Path(run_dir) / INITIAL_WEIGHTS
     save_arrays(path, to_numpy(model))
+    atomic_write_text(Path(run_dir) / INITIAL_WEIGHTS_SOURCE, source + "\n")
     return path
 
 
 if __name__ == "__main__":
     run_dir = Path(sys.argv[1])
-    make_initial_weights(RunConfig.load(run_dir / "config.json"), run_dir)
+    try:
+        make_initial_weights(RunConfig.load(run_dir / "config.json"), run_dir)
+    except WeightsError as err:
+        print(f"weights: {err}", file=sys.stderr)
+        raise SystemExit(EXIT_WEIGHTS) from None

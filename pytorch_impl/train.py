@@ -17,12 +17,13 @@ from tqdm import tqdm
 from shared.batch_plan import epoch_plan, eval_batches, steps_per_epoch, train_batch
 from shared.config import RunConfig
 from shared.metrics import steady_images_per_sec
-from shared.run import INITIAL_WEIGHTS, RecordWriter, Split, load_split, print_epoch
+from shared.run import (INITIAL_WEIGHTS, RecordWriter, Split, initial_weights_source, load_split,
+                        normalization, print_epoch)
 from shared.schedule import learning_rate
 from shared.weights_io import load_arrays
 
 from .data import to_batch, to_labels
-from .models import build_model, count_params
+from .models import build_model, count_params, freeze_backbone
 from .optim import make_loss, make_optimizer, set_learning_rate
 from .weights import load_numpy
 
@@ -32,17 +33,16 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def evaluate(model, loss_fn, x: np.ndarray, y: np.ndarray, batch_size: int, device,
-             size: int = 32) -> tuple[float, float, float]:
+def evaluate(model, loss_fn, x: np.ndarray, y: np.ndarray, cfg: RunConfig, device) -> tuple[float, float, float]:
     """(loss, accuracy, images/s) over the whole set in eval mode, weighted by image."""
     model.eval()
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.int64)
     start = time.perf_counter()
     with torch.inference_mode():
-        for where in eval_batches(len(x), batch_size):
+        for where in eval_batches(len(x), cfg.eval_batch_size):
             labels = to_labels(y[where], device)
-            logits = model(to_batch(x[where], device, size))
+            logits = model(to_batch(x[where], device, cfg.image_size, *normalization(cfg)))
             loss_sum += loss_fn(logits, labels) * len(labels)
             correct += (logits.argmax(1) == labels).sum()
     _sync(device)
@@ -56,7 +56,9 @@ def train_epoch(model, optimizer, loss_fn, split: Split, cfg: RunConfig, epoch: 
     slices = plan.batch_slices(cfg.batch_size)
     steps = steps_per_epoch(len(split.x_train), cfg.batch_size)
     total_steps = steps * cfg.epochs
-    model.train()
+    # A linear probe trains only the head: the frozen backbone stays in inference mode (BatchNorm
+    # statistics fixed, no dropout), so the whole model stays in eval mode.
+    model.train(cfg.mode != "linear-probe")
     # Sums stay on the device: no per-step host sync, which would stall a GPU.
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.int64)
@@ -72,7 +74,7 @@ def train_epoch(model, optimizer, loss_fn, split: Split, cfg: RunConfig, epoch: 
                                                    schedule=cfg.schedule,
                                                    warmup_fraction=cfg.warmup_fraction))
         images, labels = train_batch(split.x_train, split.y_train, plan, where)
-        x, y = to_batch(images, device, cfg.image_size), to_labels(labels, device)
+        x, y = to_batch(images, device, cfg.image_size, *normalization(cfg)), to_labels(labels, device)
         logits = model(x)
         loss = loss_fn(logits, y)
         optimizer.zero_grad(set_to_none=True)
@@ -95,18 +97,21 @@ def train(cfg: RunConfig, run_dir: Path) -> int:
     init_path = Path(run_dir) / INITIAL_WEIGHTS
     if init_path.exists():
         load_numpy(model, load_arrays(init_path))
+    elif cfg.pretrained:
+        raise FileNotFoundError(f"{init_path} is missing: {cfg.mode} needs the pretrained initial weights")
+    if cfg.mode == "linear-probe":
+        freeze_backbone(model, cfg.model)
     model.to(device, memory_format=torch.channels_last)
     optimizer, loss_fn = make_optimizer(model, cfg), make_loss(cfg)
     writer = RecordWriter(cfg, run_dir, backend="torch", framework_version=torch.__version__,
                           device=str(device), params=count_params(model),
-                          init=f"torch-seed{cfg.seed}", split=split)
+                          init=initial_weights_source(run_dir, cfg), split=split)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     for epoch in range(1, cfg.epochs + 1):
         start = time.perf_counter()
         train_loss, train_acc, train_ips = train_epoch(model, optimizer, loss_fn, split, cfg, epoch, device)
-        val_loss, val_acc, eval_ips = evaluate(model, loss_fn, split.x_val, split.y_val,
-                                               cfg.eval_batch_size, device, cfg.image_size)
+        val_loss, val_acc, eval_ips = evaluate(model, loss_fn, split.x_val, split.y_val, cfg, device)
         peak_device = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
         record = writer.write(epoch=epoch, train_loss=train_loss, train_acc=train_acc,
                               val_loss=val_loss, val_acc=val_acc,

@@ -44,3 +44,8 @@ VIT = {
     "cifar": dict(image_size=32, patch_size=4, num_layers=6, num_heads=3, hidden_dim=192, mlp_dim=384),
 }
 VIT_LAYER_NORM_EPS = 1e-6
+
+# The classifier layer of each model (PyTorch module path = Keras layer name): what a pretrained
+# model replaces for 10 classes, and the only layer a linear probe trains.
+HEAD = {"cnn": "head", "alexnet": "classifier.6", "mobilenet": "classifier.1", "resnet18": "fc",
+        "vit": "heads.head"}

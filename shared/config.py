@@ -14,7 +14,9 @@ from pathlib import Path
 from shared.architectures import INPUT_SIZE
 
 BACKENDS = ("torch", "tensorflow")
-MODES = ("scratch",)
+# scratch: random initial weights. finetune: ImageNet weights, every layer trained.
+# linear-probe: ImageNet weights, the backbone frozen (inference mode), only a new head trained.
+MODES = ("scratch", "finetune", "linear-probe")
 VARIANTS = tuple(INPUT_SIZE)    # ("cifar", "imagenet")
 # Every architecture both backends can build (pytorch_impl.models / tensorflow_impl.models), and
 # its variants: the custom CNN exists only at CIFAR's resolution.
@@ -30,7 +32,7 @@ DEVICES = ("cpu", "cuda")
 # epoch of each was measured, not a whole recipe (README "Models").
 _SGD = dict(optimizer="sgd", momentum=0.9, nesterov=True, schedule="onecycle", augment="crop+flip",
             precision="fp32")
-RECIPES: dict[str, dict] = {
+SCRATCH: dict[str, dict] = {
     "cnn": dict(_SGD, epochs=6, batch_size=256, lr=0.2, weight_decay=5e-4, warmup_fraction=0.2,
                 label_smoothing=0.2),
     # No BatchNorm: a smaller peak learning rate than the BatchNorm networks tolerate.
@@ -45,9 +47,32 @@ RECIPES: dict[str, dict] = {
                 lr=1e-3, weight_decay=0.05, schedule="onecycle", warmup_fraction=0.1,
                 label_smoothing=0.1, augment="crop+flip", precision="fp32"),
 }
+# Fine-tuning from ImageNet weights at 224×224: SGD with momentum, a short linear warm-up, then
+# cosine decay, small batches and few epochs — the transfer recipe of the ViT paper (Dosovitskiy
+# et al. 2021, appendix B.1.1: SGD 0.9, no weight decay, cosine, lr 0.001–0.03) and BiT (Kolesnikov
+# et al. 2020: SGD 0.9, lr 0.003), applied to every model; the CNNs keep a light L2.
+_FINETUNE = dict(optimizer="sgd", momentum=0.9, nesterov=False, schedule="cosine", warmup_fraction=0.1,
+                 epochs=3, batch_size=128, label_smoothing=0.1, augment="crop+flip", precision="fp32")
+FINETUNE: dict[str, dict] = {
+    "alexnet": dict(_FINETUNE, lr=0.003, weight_decay=1e-4),
+    "mobilenet": dict(_FINETUNE, lr=0.01, weight_decay=1e-4),
+    "resnet18": dict(_FINETUNE, lr=0.01, weight_decay=1e-4),
+    "vit": dict(_FINETUNE, lr=0.003, weight_decay=0.0),
+}
+# Linear probe: only the head learns, on features of un-augmented images (which is what lets the
+# fast path extract them once); AdamW, because the scale of the features differs per backbone.
+_PROBE = dict(optimizer="adamw", beta1=0.9, beta2=0.999, eps=1e-8, lr=1e-3, weight_decay=1e-4,
+              schedule="cosine", warmup_fraction=0.1, epochs=10, batch_size=256, label_smoothing=0.0,
+              augment="none", precision="fp32")
+PROBE: dict[str, dict] = {name: dict(_PROBE) for name in ("alexnet", "mobilenet", "resnet18", "vit")}
+
+RECIPES: dict[str, dict[str, dict]] = {"scratch": SCRATCH, "finetune": FINETUNE, "linear-probe": PROBE}
 OPTIMIZERS = ("sgd", "adamw")
 # The models compare.py trains: those with a recipe.
-MODELS = tuple(RECIPES)
+MODELS = tuple(SCRATCH)
+# The variant each mode uses unless --variant says otherwise: ImageNet weights need torchvision's
+# architectures.
+DEFAULT_VARIANT = {"scratch": "cifar", "finetune": "imagenet", "linear-probe": "imagenet"}
 
 
 @dataclass
@@ -74,6 +99,7 @@ class RunConfig:
     seed: int = 0
     precision: str = "fp32"
     device: str = "cpu"
+    weights: str | None = None       # finetune/linear-probe: torchvision enum member or a local file
     subset: int | None = None        # train on this many training images (deterministic subset)
     val_split: int | None = None     # hold out this many training images instead of the test set
     data_dir: str | None = None
@@ -110,6 +136,10 @@ class RunConfig:
         return INPUT_SIZE[self.variant]
 
     @property
+    def pretrained(self) -> bool:
+        return self.mode != "scratch"
+
+    @property
     def crop(self) -> bool:
         return "crop" in self.augment
 
@@ -126,10 +156,12 @@ def decays(torch_name: str, ndim: int) -> bool:
     return torch_name.endswith("weight") and ndim > 1
 
 
-def resolve(model: str, **overrides) -> RunConfig:
-    """The model's recipe, then every override that is not None."""
-    if model not in RECIPES:
-        raise KeyError(f"unknown model {model!r}; known: {', '.join(MODELS)}")
-    values = dict(RECIPES[model], model=model)
+def resolve(model: str, mode: str = "scratch", **overrides) -> RunConfig:
+    """The recipe of the model in this mode, then every override that is not None."""
+    if mode not in RECIPES:
+        raise KeyError(f"unknown mode {mode!r}; known: {', '.join(MODES)}")
+    if model not in RECIPES[mode]:
+        raise KeyError(f"no {mode} recipe for {model!r}; known: {', '.join(RECIPES[mode])}")
+    values = dict(RECIPES[mode][model], model=model, mode=mode, variant=DEFAULT_VARIANT[mode])
     values.update({k: v for k, v in overrides.items() if v is not None})
     return RunConfig(**values)

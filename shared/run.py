@@ -25,7 +25,24 @@ from shared.metrics import SCHEMA_VERSION, EpochRecord, peak_host_mb
 CIFAR10_MEAN = (125.306918, 122.950394, 113.865383)
 CIFAR10_STD = (62.993219, 62.088708, 66.704900)
 
+# torchvision's ImageNet weights expect ImageNet's statistics (every classification weight enum's
+# transforms() carries these; a test checks it), in the same pixel units.
+IMAGENET_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
+IMAGENET_STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
+
 INITIAL_WEIGHTS = "initial_weights.npz"
+# Where the initial weights came from, as the records' `init` field says it (written beside them).
+INITIAL_WEIGHTS_SOURCE = "initial_weights.txt"
+
+
+def normalization(cfg: RunConfig) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(mean, std) per channel in pixel units: what the initial weights expect."""
+    return (IMAGENET_MEAN, IMAGENET_STD) if cfg.pretrained else (CIFAR10_MEAN, CIFAR10_STD)
+
+
+def initial_weights_source(run_dir: Path, cfg: RunConfig) -> str:
+    path = Path(run_dir) / INITIAL_WEIGHTS_SOURCE
+    return path.read_text().strip() if path.exists() else f"torch-seed{cfg.seed}"
 
 
 @dataclass

@@ -8,19 +8,17 @@ import tensorflow as tf
 
 from shared.batch_plan import PAD, epoch_plan, steps_per_epoch
 from shared.config import RunConfig
-from shared.run import CIFAR10_MEAN, CIFAR10_STD, Split
-
-_MEAN = tf.constant(CIFAR10_MEAN, tf.float32)
-_STD = tf.constant(CIFAR10_STD, tf.float32)
+from shared.run import CIFAR10_MEAN, CIFAR10_STD, Split, normalization
 
 
-def to_batch(images, size: int = 32) -> tf.Tensor:
-    """(B, 32, 32, 3) uint8 → (B, size, size, 3) float32, normalised (pytorch_impl.data.to_batch)."""
+def to_batch(images, size: int = 32, mean=CIFAR10_MEAN, std=CIFAR10_STD) -> tf.Tensor:
+    """(B, 32, 32, 3) uint8 → (B, size, size, 3) float32, normalised with the per-channel (mean,
+    std) in pixel units (pytorch_impl.data.to_batch)."""
     x = tf.cast(images, tf.float32)
     if x.shape[1] != size:
         # Half-pixel centres, no antialiasing: F.interpolate(mode="bilinear", align_corners=False).
         x = tf.image.resize(x, (size, size), method="bilinear", antialias=False)
-    return (x - _MEAN) / _STD
+    return (x - tf.constant(mean, tf.float32)) / tf.constant(std, tf.float32)
 
 
 def augment(images: tf.Tensor, dy: tf.Tensor, dx: tf.Tensor, flip: tf.Tensor) -> tf.Tensor:
@@ -52,16 +50,16 @@ def training_dataset(split: Split, cfg: RunConfig, first_epoch: int = 1) -> tf.d
 
     def planned_batch(draw):
         x = augment(tf.gather(images, draw["order"]), draw["crop_dy"], draw["crop_dx"], draw["flip"])
-        return to_batch(x, cfg.image_size), tf.one_hot(tf.gather(labels, draw["order"]), cfg.num_classes)
+        return to_batch(x, cfg.image_size, *normalization(cfg)), tf.one_hot(tf.gather(labels, draw["order"]), cfg.num_classes)
 
     return (tf.data.Dataset.from_tensor_slices(draws).batch(cfg.batch_size)
             .map(planned_batch).prefetch(2))
 
 
-def eval_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, num_classes: int,
-                 size: int = 32) -> tf.data.Dataset:
+def eval_dataset(x: np.ndarray, y: np.ndarray, cfg: RunConfig) -> tf.data.Dataset:
     """The validation set in order, in batches (the last one may be smaller)."""
     return (tf.data.Dataset.from_tensor_slices((np.asarray(x), np.asarray(y, dtype=np.int64)))
-            .batch(batch_size)
-            .map(lambda images, labels: (to_batch(images, size), tf.one_hot(labels, num_classes)))
+            .batch(cfg.eval_batch_size)
+            .map(lambda images, labels: (to_batch(images, cfg.image_size, *normalization(cfg)),
+                                         tf.one_hot(labels, cfg.num_classes)))
             .prefetch(2))

@@ -17,12 +17,12 @@ import tensorflow as tf
 from shared.batch_plan import steps_per_epoch
 from shared.config import RunConfig
 from shared.metrics import steady_images_per_sec
-from shared.run import INITIAL_WEIGHTS, RecordWriter, load_split, print_epoch
+from shared.run import INITIAL_WEIGHTS, RecordWriter, initial_weights_source, load_split, print_epoch
 from shared.schedule import learning_rate
 from shared.weights_io import load_arrays
 
 from .data import eval_dataset, training_dataset
-from .models import build_model, count_params
+from .models import build_model, count_params, freeze_backbone
 from .optim import make_loss, make_optimizer
 from .weights import load_torch_state
 
@@ -85,9 +85,13 @@ def train(cfg: RunConfig, run_dir: Path) -> int:
     init_path = Path(run_dir) / INITIAL_WEIGHTS
     if init_path.exists():
         load_torch_state(model, load_arrays(init_path))
-        init = f"torch-seed{cfg.seed}"
+        init = initial_weights_source(run_dir, cfg)
+    elif cfg.pretrained:
+        raise FileNotFoundError(f"{init_path} is missing: {cfg.mode} needs the pretrained initial weights")
     else:
         init = f"keras-seed{cfg.seed}"  # PyTorch is not installed: Keras' own initialisers
+    if cfg.mode == "linear-probe":
+        freeze_backbone(model, cfg.model)
     model.compile(optimizer=make_optimizer(cfg), loss=make_loss(cfg),
                   metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
     writer = RecordWriter(cfg, run_dir, backend="tensorflow", framework_version=tf.__version__,
@@ -95,8 +99,7 @@ def train(cfg: RunConfig, run_dir: Path) -> int:
     steps = steps_per_epoch(len(split.x_train), cfg.batch_size)
     recorder = EpochRecorder(cfg, writer, steps, len(split.x_val))
     model.fit(training_dataset(split, cfg), epochs=cfg.epochs, steps_per_epoch=steps,
-              validation_data=eval_dataset(split.x_val, split.y_val, cfg.eval_batch_size, cfg.num_classes,
-                                           cfg.image_size),
+              validation_data=eval_dataset(split.x_val, split.y_val, cfg),
               callbacks=[recorder], shuffle=False, verbose=1 if sys.stdout.isatty() else 0)
     if recorder.diverged:
         print("[tensorflow] diverged: non-finite training loss", file=sys.stderr)

@@ -5,7 +5,7 @@ from dataclasses import asdict
 
 import pytest
 
-from shared.config import RunConfig, resolve
+from shared.config import MODELS, RunConfig, resolve
 from shared.metrics import SCHEMA_VERSION, EpochRecord, SchemaError, read_jsonl, validate
 from shared.report import append_summary, markdown, parity_verdict, table_rows
 from shared.schedule import learning_rate
@@ -61,6 +61,31 @@ def test_onecycle_schedule_values():
     assert lr(20) == pytest.approx(1.0)
     assert lr(60) == pytest.approx(0.5)
     assert lr(100) == 0.0
+
+
+def test_cosine_schedule_values():
+    lr = lambda step: learning_rate(step, 110, peak_lr=1.0, schedule="cosine", warmup_fraction=1 / 11)  # noqa: E731
+    assert lr(0) == pytest.approx(0.1)
+    assert lr(10) == pytest.approx(1.0)
+    assert lr(60) == pytest.approx(0.5)            # half-way through the decay
+    assert lr(35) == pytest.approx(0.5 + 0.5 * 2 ** -0.5)
+    assert lr(110) == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="known: constant, onecycle, cosine"):
+        learning_rate(0, 10, peak_lr=1.0, schedule="step", warmup_fraction=0.1)
+
+
+def test_recipes_per_mode():
+    """Every model has a scratch recipe; the pretrained modes use the imagenet variant and
+    exist for the four torchvision models; the linear probe trains without augmentation."""
+    assert all(resolve(m).variant == "cifar" and resolve(m).mode == "scratch" for m in MODELS)
+    for mode in ("finetune", "linear-probe"):
+        for model in ("alexnet", "mobilenet", "resnet18", "vit"):
+            cfg = resolve(model, mode)
+            assert (cfg.mode, cfg.variant, cfg.pretrained, cfg.image_size) == (mode, "imagenet", True, 224)
+        with pytest.raises(KeyError, match=f"no {mode} recipe for 'cnn'"):
+            resolve("cnn", mode)
+    assert not resolve("vit", "linear-probe").crop and not resolve("vit", "linear-probe").flip
+    assert resolve("vit", "finetune", variant="cifar").variant == "cifar"
 
 
 def test_resolve_uses_recipe_then_overrides_and_rejects_unknown_models():

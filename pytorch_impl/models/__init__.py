@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from shared.architectures import HEAD
+
 from .alexnet import alexnet
 from .cnn import cnn
 from .mobilenet import mobilenet
@@ -23,3 +25,10 @@ def count_params(model: nn.Module) -> tuple[int, int]:
     """(total, trainable) parameters; BatchNorm running statistics are buffers, not parameters."""
     params = list(model.parameters())
     return sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad)
+
+
+def freeze_backbone(model: nn.Module, name: str) -> None:
+    """Linear probing: only the head's parameters keep requiring gradients."""
+    prefix = HEAD[name] + "."
+    for key, param in model.named_parameters():
+        param.requires_grad = key.startswith(prefix)

@@ -6,6 +6,8 @@ import math
 
 import keras
 
+from shared.architectures import HEAD
+
 from .alexnet import alexnet
 from .cnn import cnn
 from .mobilenet import mobilenet
@@ -31,3 +33,13 @@ def count_params(model: keras.Model) -> tuple[int, int]:
     trainable = {id(w) for w in model.trainable_weights}
     return (sum(math.prod(w.shape) for w in params),
             sum(math.prod(w.shape) for w in params if id(w) in trainable))
+
+
+def freeze_backbone(model: keras.Model, name: str) -> None:
+    """Linear probing: only the head trains. Keras runs a non-trainable BatchNormalization in
+    inference mode; dropout, which Keras applies whenever training=True, is switched off, so
+    the backbone computes exactly what PyTorch's model in eval mode computes."""
+    for layer in model.layers:
+        layer.trainable = layer.name == HEAD[name]
+        if isinstance(layer, keras.layers.Dropout):
+            layer.rate = 0.0

@@ -1,0 +1,176 @@
+"""finetune and linear-probe: ImageNet weights through torchvision's enums, one source for both
+backends, the offline message, and the frozen backbone of a linear probe.
+
+The loading code that users run is the code tested: weights are made by the tests and put where
+torch.hub looks ($TORCH_HOME/hub/checkpoints), plus the real MobileNetV2 file of ../shared/weights
+where it exists."""
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from shared.config import resolve
+from shared.metrics import read_jsonl
+from shared.run import IMAGENET_MEAN, IMAGENET_STD
+
+from conftest import ROOT
+from test_cli import compare
+
+REAL_MOBILENET = ROOT.parent / "shared/weights/mobilenet_v2-qnnpack_v1-dequant-calibbn.pth"
+TINY = ["--epochs", "1", "--subset", "32", "--batch-size", "16", "--val-split", "16"]
+
+
+@pytest.fixture
+def torch_home(tmp_path, monkeypatch):
+    """An empty torch.hub folder, and no network: a proxy that refuses at once."""
+    home = tmp_path / "torch-home"
+    monkeypatch.setenv("TORCH_HOME", str(home))
+    for var in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")
+    return home
+
+
+def place_enum_weights(torch_home: Path, model: str, seed: int = 7) -> Path:
+    """A state_dict of torchvision's architecture (1000 classes, seeded) saved under the file name
+    the model's default enum member downloads to."""
+    import torchvision
+
+    from pytorch_impl.pretrained import DEFAULT_WEIGHTS, TORCHVISION_NAME, weights_enum
+
+    member = weights_enum(model)[DEFAULT_WEIGHTS[model]]
+    torch.manual_seed(seed)
+    net = torchvision.models.get_model(TORCHVISION_NAME[model], weights=None)
+    path = torch_home / "hub" / "checkpoints" / os.path.basename(member.url)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(net.state_dict(), path)
+    return path
+
+
+def test_torchvision_weights_expect_imagenet_statistics():
+    from pytorch_impl.pretrained import DEFAULT_WEIGHTS, weights_enum
+
+    for model, member in DEFAULT_WEIGHTS.items():
+        transform = weights_enum(model)[member].transforms()
+        np.testing.assert_allclose(np.array(transform.mean) * 255, IMAGENET_MEAN)
+        np.testing.assert_allclose(np.array(transform.std) * 255, IMAGENET_STD)
+
+
+def test_offline_without_weights_exits_4_naming_file_url_and_folder(real_data_env, torch_home, tmp_path):
+    out = tmp_path / "results"
+    result = compare("--model", "resnet18", "--mode", "finetune", *TINY, "--out", str(out))
+    assert result.returncode == 4, result.stderr[-2000:]
+    [line] = [l for l in result.stderr.splitlines() if l.strip()]
+    assert "resnet18-f37072fd.pth" in line
+    assert "https://download.pytorch.org/models/resnet18-f37072fd.pth" in line
+    assert str(torch_home / "hub" / "checkpoints") in line
+    assert not any(p.is_dir() for p in out.iterdir())  # nothing trained, no run folder left
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("IMAGENET1K_V9", "not a member of ResNet18_Weights (known: IMAGENET1K_V1, DEFAULT)"),
+    ("missing.pth", "--weights missing.pth: no such file"),
+])
+def test_bad_weights_argument(spec, message):
+    from pytorch_impl.pretrained import WeightsError, resolve_weights
+
+    with pytest.raises(WeightsError, match=re.escape(message)):
+        resolve_weights("resnet18", spec)
+
+
+def test_weights_of_another_architecture_are_refused_in_one_line(torch_home):
+    from pytorch_impl.models import build_model
+    from pytorch_impl.pretrained import WeightsError, load_backbone, read_state, resolve_weights
+
+    path = place_enum_weights(torch_home, "resnet18")
+    state, _ = read_state(resolve_weights("mobilenet", str(path)))
+    with pytest.raises(WeightsError, match="do not fit mobilenet's architecture: missing features.0.0.weight"):
+        load_backbone(build_model("mobilenet", variant="imagenet"), "mobilenet", state)
+
+
+def test_enum_weights_from_torch_home_start_both_backends(real_data_env, torch_home, tmp_path):
+    """The default enum member, found where torch.hub keeps it: both backends record the same
+    source (with the file's hash), and the backbone is the file's, the head the seeded one."""
+    from pytorch_impl.pretrained import sha256_prefix
+    from shared.weights_io import load_arrays
+
+    path = place_enum_weights(torch_home, "resnet18")
+    out = tmp_path / "results"
+    result = compare("--model", "resnet18", "--mode", "finetune", *TINY, "--out", str(out))
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    [run_dir] = [p for p in out.iterdir() if p.is_dir()]
+    source = f"ResNet18_Weights.IMAGENET1K_V1@sha256:{sha256_prefix(path)}+head-seed0"
+    for backend in ("torch", "tensorflow"):
+        [record], problems = read_jsonl(run_dir / f"{backend}.jsonl")
+        assert problems == [] and record.status == "ok"
+        assert (record.mode, record.variant, record.init) == ("finetune", "imagenet", source)
+    initial = load_arrays(run_dir / "initial_weights.npz")
+    state = torch.load(path, weights_only=True)
+    np.testing.assert_array_equal(initial["layer4.1.conv2.weight"], state["layer4.1.conv2.weight"].numpy())
+    assert initial["fc.weight"].shape == (10, 512)
+    assert "| resnet18 (imagenet, finetune) | PyTorch" in result.stdout
+
+
+@pytest.mark.skipif(not REAL_MOBILENET.exists(), reason="../shared/weights has no MobileNetV2 file")
+def test_real_mobilenet_weights_give_the_same_first_batch_loss(real_data_env, tmp_path):
+    """Acceptance 2's check on the real file: from the run's initial weights, the loss of the
+    first planned batch (224×224, ImageNet statistics, BatchNorm in training mode, dropout off)
+    is the same in both backends within 1e-4."""
+    import tensorflow_impl  # noqa: F401
+    import keras
+
+    from pytorch_impl.data import to_batch, to_labels
+    from pytorch_impl.init_weights import make_initial_weights
+    from pytorch_impl.models import build_model as torch_model
+    from pytorch_impl.optim import make_loss
+    from pytorch_impl.weights import load_numpy
+    from shared.batch_plan import epoch_plan, train_batch
+    from shared.run import load_split, normalization
+    from shared.weights_io import load_arrays
+    from tensorflow_impl.data import to_batch as keras_batch
+    from tensorflow_impl.models import build_model as keras_model
+    from tensorflow_impl.optim import make_loss as keras_loss
+    from tensorflow_impl.weights import load_torch_state
+
+    cfg = resolve("mobilenet", "finetune", weights=str(REAL_MOBILENET), subset=64, val_split=16)
+    make_initial_weights(cfg, tmp_path)
+    assert "file:mobilenet_v2-qnnpack_v1-dequant-calibbn.pth@sha256:2d84bc3298f5" in (tmp_path / "initial_weights.txt").read_text()
+    arrays = load_arrays(tmp_path / "initial_weights.npz")
+    split = load_split(cfg)
+    plan = epoch_plan(cfg.seed, 1, len(split.x_train), crop=cfg.crop, flip=cfg.flip)
+    images, labels = train_batch(split.x_train, split.y_train, plan, plan.batch_slices(16)[0])
+
+    net = torch_model("mobilenet", variant="imagenet")
+    load_numpy(net, arrays)
+    net.classifier[0].p = 0.0
+    with torch.no_grad():
+        torch_loss = make_loss(cfg)(net.train()(to_batch(images, "cpu", 224, *normalization(cfg))),
+                                    to_labels(labels)).item()
+    model = keras_model("mobilenet", variant="imagenet")
+    load_torch_state(model, arrays)
+    model.get_layer("classifier.0").rate = 0.0
+    logits = model(keras_batch(images, 224, *normalization(cfg)), training=True)
+    keras_value = float(keras_loss(cfg)(np.eye(10, dtype=np.float32)[labels], logits))
+    assert abs(keras_value - torch_loss) <= 1e-4 * abs(torch_loss)
+
+
+def test_linear_probe_trains_only_the_head_in_both_backends(real_data_env, torch_home, tmp_path):
+    """Frozen backbone (inference mode) and a trainable 10-class head, the same in both: equal
+    trainable counts and, from the same start on the same batches, the same losses."""
+    weights = str(REAL_MOBILENET) if REAL_MOBILENET.exists() else str(place_enum_weights(torch_home, "mobilenet"))
+    out = tmp_path / "results"
+    result = compare("--model", "mobilenet", "--mode", "linear-probe", "--weights", weights,
+                     "--epochs", "2", "--subset", "32", "--batch-size", "16", "--val-split", "16",
+                     "--out", str(out))
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    [run_dir] = [p for p in out.iterdir() if p.is_dir()]
+    runs = {b: read_jsonl(run_dir / f"{b}.jsonl")[0] for b in ("torch", "tensorflow")}
+    for records in runs.values():
+        assert [r.epoch for r in records] == [1, 2]
+        assert (records[-1].params_total, records[-1].params_trainable) == (2_236_682, 1280 * 10 + 10)
+    for torch_record, keras_record in zip(runs["torch"], runs["tensorflow"]):
+        assert keras_record.train_loss == pytest.approx(torch_record.train_loss, rel=1e-4)
+        assert keras_record.val_loss == pytest.approx(torch_record.val_loss, rel=1e-4)
