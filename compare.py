@@ -27,8 +27,8 @@ import sys
 import time
 from pathlib import Path
 
-from shared.config import (BACKENDS, DEFAULT_VARIANT, DEVICES, MODEL_VARIANTS, MODELS, MODES, PRECISIONS,
-                           RECIPES, VARIANTS, RunConfig, resolve)
+from shared.config import (AUGMENTS, BACKENDS, DEFAULT_VARIANT, DEVICES, MODEL_VARIANTS, MODELS, MODES,
+                           PRECISIONS, PROBES, RECIPES, VARIANTS, RunConfig, resolve)
 from shared.io import atomic_write_text
 from shared.metrics import EpochRecord, read_jsonl
 from shared.report import (DEFAULT_TOLERANCE_POINTS, append_summary, markdown, parity_verdict,
@@ -79,6 +79,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="finetune/linear-probe: a member of torchvision's weight enum (e.g. IMAGENET1K_V2) "
                         "or a local .pth/.safetensors state_dict (default: IMAGENET1K_V1)")
     p.add_argument("--backend", default="both", choices=(*BACKENDS, "both"), help="default: both")
+    p.add_argument("--probe", choices=PROBES, default="features",
+                   help="linear-probe: features (default) extracts the frozen backbone's features once, "
+                        "cached, and trains the head on them (no augmentation); full runs the whole model "
+                        "every step")
+    p.add_argument("--augment", choices=AUGMENTS, help="training augmentation (recipe default)")
     p.add_argument("--epochs", type=positive_int, help="training epochs (recipe default)")
     p.add_argument("--batch-size", type=positive_int, help="training batch size (recipe default)")
     p.add_argument("--lr", type=positive_float, help="peak learning rate (recipe default)")
@@ -164,7 +169,11 @@ def main(argv=None) -> int:
     if args.mode != "scratch" and not installed("torch"):
         return fail(EXIT_BAD_ARGS, f"--mode {args.mode} needs PyTorch: torchvision provides the ImageNet "
                                    "weights that both backends start from")
-    configs = [resolve(m, args.mode, variant=variant, weights=args.weights, epochs=args.epochs, batch_size=args.batch_size,
+    if args.mode == "linear-probe" and args.probe == "features" and args.augment not in (None, "none"):
+        return fail(EXIT_BAD_ARGS, f"--augment {args.augment}: the features probe trains on un-augmented "
+                                   "images (their features are computed once); use --probe full")
+    configs = [resolve(m, args.mode, variant=variant, weights=args.weights, probe=args.probe,
+                       augment=args.augment, epochs=args.epochs, batch_size=args.batch_size,
                        lr=args.lr, subset=args.subset, val_split=args.val_split, seed=args.seed,
                        device=args.device, precision=args.precision, data_dir=args.data_dir,
                        out=args.out) for m in models]
@@ -217,6 +226,17 @@ def pd_concat(frames):
     return pd.concat(frames, ignore_index=True)
 
 
+def settings_line(cfg: RunConfig, n_train: int, finished: list[EpochRecord]) -> str:
+    parts = [f"{cfg.epochs} epochs", f"batch {cfg.batch_size}", f"{cfg.optimizer} lr {cfg.lr:g}",
+             f"augment {cfg.augment}", cfg.precision, cfg.device, f"seed {cfg.seed}",
+             f"train images {cfg.subset or n_train}",
+             f"validation {'holdout ' + str(cfg.val_split) if cfg.val_split else 'test set (10,000)'}"]
+    parts += [f"initial weights {init}" for init in sorted({r.init for r in finished})]
+    if cfg.mode == "linear-probe":
+        parts.append("head trained on cached features" if cfg.probe == "features" else "whole frozen model run every step")
+    return "Settings: " + ", ".join(parts) + "."
+
+
 def run_model(cfg: RunConfig, backends: list[str], source: str, n_train: int, tolerance: float):
     """Train one model in each backend (own processes), print and save its table.
     Returns (table rows, parity verdict, whether every backend finished), or an exit code when
@@ -257,13 +277,11 @@ def run_model(cfg: RunConfig, backends: list[str], source: str, n_train: int, to
     rows = table_rows(runs, cfg.model, reasons)
     finals = {b: (r[-1] if r else None) for b, r in runs.items()}
     verdict = parity_verdict(finals, tolerance) if len(backends) == 2 else ""
-    settings = (f"Settings: {cfg.epochs} epochs, batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr:g}, "
-                f"{cfg.precision}, {cfg.device}, seed {cfg.seed}, train images {cfg.subset or n_train}, "
-                f"validation {'holdout ' + str(cfg.val_split) if cfg.val_split else 'test set (10,000)'}.")
+    finished = [r for r in finals.values() if r is not None]
+    settings = settings_line(cfg, n_train, finished)
     report = "\n\n".join(filter(None, [markdown(rows), verdict, settings]))
     print("\n" + report)
     atomic_write_text(run_dir / "table.md", f"# Run {cfg.run_id}\n\n{report}\n")
-    finished = [r for r in finals.values() if r is not None]
     if finished:
         try:
             append_summary(out / "summary.csv", finished)

@@ -25,6 +25,7 @@ from shared.weights_io import load_arrays
 from .data import to_batch, to_labels
 from .models import build_model, count_params, freeze_backbone
 from .optim import make_loss, make_optimizer, set_learning_rate
+from .probe import train_probe
 from .weights import load_numpy
 
 
@@ -102,10 +103,12 @@ def train(cfg: RunConfig, run_dir: Path) -> int:
     if cfg.mode == "linear-probe":
         freeze_backbone(model, cfg.model)
     model.to(device, memory_format=torch.channels_last)
-    optimizer, loss_fn = make_optimizer(model, cfg), make_loss(cfg)
+    init = initial_weights_source(run_dir, cfg)
     writer = RecordWriter(cfg, run_dir, backend="torch", framework_version=torch.__version__,
-                          device=str(device), params=count_params(model),
-                          init=initial_weights_source(run_dir, cfg), split=split)
+                          device=str(device), params=count_params(model), init=init, split=split)
+    if cfg.mode == "linear-probe" and cfg.probe == "features":
+        return train_probe(model, cfg, split, writer, init, device)
+    optimizer, loss_fn = make_optimizer(model, cfg), make_loss(cfg)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     for epoch in range(1, cfg.epochs + 1):

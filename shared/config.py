@@ -68,6 +68,8 @@ PROBE: dict[str, dict] = {name: dict(_PROBE) for name in ("alexnet", "mobilenet"
 
 RECIPES: dict[str, dict[str, dict]] = {"scratch": SCRATCH, "finetune": FINETUNE, "linear-probe": PROBE}
 OPTIMIZERS = ("sgd", "adamw")
+AUGMENTS = ("crop+flip", "crop", "flip", "none")
+PROBES = ("features", "full")
 # The models compare.py trains: those with a recipe.
 MODELS = tuple(SCRATCH)
 # The variant each mode uses unless --variant says otherwise: ImageNet weights need torchvision's
@@ -96,6 +98,9 @@ class RunConfig:
     warmup_fraction: float = 0.2
     label_smoothing: float = 0.2
     augment: str = "crop+flip"
+    # linear-probe: "features" extracts the frozen backbone's features once (cached on disk) and
+    # trains the head on them, without augmentation; "full" runs the whole model every step.
+    probe: str = "features"
     seed: int = 0
     precision: str = "fp32"
     device: str = "cpu"

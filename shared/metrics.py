@@ -15,6 +15,9 @@ the last record of each backend is also a row of <out>/summary.csv. Definitions:
 - epoch_seconds: wall time of the training pass plus the validation pass.
 - peak_host_mb: peak resident set size of the backend process; peak_device_mb: accelerator
   memory high-water mark (null on the CPU).
+- feature_images_per_sec: linear probe on cached features only (probe="features"): images/s of
+  the frozen backbone extracting the features, null when they came from the cache; the train
+  and eval img/s of such a record measure the head on the features.
 """
 
 from __future__ import annotations
@@ -64,6 +67,8 @@ class EpochRecord:
     validation: str = "test"  # "test" (10,000 test images) or "holdout<N>" (--val-split)
     train_images: int = 0
     val_images: int = 0
+    probe: str | None = None                   # linear-probe: "features" (cached) or "full"
+    feature_images_per_sec: float | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

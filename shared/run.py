@@ -83,17 +83,19 @@ class RecordWriter:
             params_total=params[0], params_trainable=params[1], epochs=cfg.epochs,
             batch_size=cfg.batch_size, precision=cfg.precision, init=init,
             validation=split.validation, train_images=len(split.x_train),
-            val_images=len(split.x_val))
+            val_images=len(split.x_val), probe=cfg.probe if cfg.mode == "linear-probe" else None)
 
     def write(self, *, epoch: int, train_loss: float, train_acc: float, val_loss: float,
               val_acc: float, epoch_seconds: float, train_images_per_sec: float,
-              eval_images_per_sec: float, peak_device_mb: float | None) -> EpochRecord:
+              eval_images_per_sec: float, peak_device_mb: float | None,
+              feature_images_per_sec: float | None = None) -> EpochRecord:
         status = "ok" if math.isfinite(train_loss) else f"diverged: train loss {train_loss} at epoch {epoch}"
         record = EpochRecord(
             **self.common, epoch=epoch, train_loss=train_loss, train_acc=train_acc,
             val_loss=val_loss, val_acc=val_acc, epoch_seconds=epoch_seconds,
             train_images_per_sec=train_images_per_sec, eval_images_per_sec=eval_images_per_sec,
-            peak_host_mb=peak_host_mb(), peak_device_mb=peak_device_mb, status=status)
+            peak_host_mb=peak_host_mb(), peak_device_mb=peak_device_mb, status=status,
+            feature_images_per_sec=feature_images_per_sec)
         append_line_durably(self.path, record.to_json())
         return record
 

@@ -158,19 +158,66 @@ def test_real_mobilenet_weights_give_the_same_first_batch_loss(real_data_env, tm
 
 
 def test_linear_probe_trains_only_the_head_in_both_backends(real_data_env, torch_home, tmp_path):
-    """Frozen backbone (inference mode) and a trainable 10-class head, the same in both: equal
-    trainable counts and, from the same start on the same batches, the same losses."""
+    """Frozen backbone (inference mode), a trainable 10-class head, the same in both backends:
+    equal trainable counts and, from the same start on the same batches, the same losses; the
+    features path gives the full path's result, and a second run takes the features from the
+    cache with the same result."""
     weights = str(REAL_MOBILENET) if REAL_MOBILENET.exists() else str(place_enum_weights(torch_home, "mobilenet"))
-    out = tmp_path / "results"
-    result = compare("--model", "mobilenet", "--mode", "linear-probe", "--weights", weights,
-                     "--epochs", "2", "--subset", "32", "--batch-size", "16", "--val-split", "16",
-                     "--out", str(out))
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    [run_dir] = [p for p in out.iterdir() if p.is_dir()]
-    runs = {b: read_jsonl(run_dir / f"{b}.jsonl")[0] for b in ("torch", "tensorflow")}
-    for records in runs.values():
-        assert [r.epoch for r in records] == [1, 2]
-        assert (records[-1].params_total, records[-1].params_trainable) == (2_236_682, 1280 * 10 + 10)
-    for torch_record, keras_record in zip(runs["torch"], runs["tensorflow"]):
-        assert keras_record.train_loss == pytest.approx(torch_record.train_loss, rel=1e-4)
-        assert keras_record.val_loss == pytest.approx(torch_record.val_loss, rel=1e-4)
+
+    def probe(path):
+        out = tmp_path / path
+        result = compare("--model", "mobilenet", "--mode", "linear-probe", "--weights", weights,
+                         "--probe", path.split("-")[0], "--epochs", "2", "--subset", "32",
+                         "--batch-size", "16", "--val-split", "16", "--out", str(out))
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        [run_dir] = [p for p in out.iterdir() if p.is_dir()]
+        return {b: read_jsonl(run_dir / f"{b}.jsonl")[0] for b in ("torch", "tensorflow")}, result.stdout
+
+    features, log = probe("features")
+    assert "[torch] train features extracted: 32 images" in log
+    assert "[tensorflow] val features extracted: 16 images" in log
+    full, _ = probe("full")
+    cached, log = probe("features-again")
+    assert "[torch] train features from the cache (1280-d)" in log
+    assert "[tensorflow] train features from the cache (1280-d)" in log
+
+    for runs in (features, full, cached):
+        for records in runs.values():
+            assert [r.epoch for r in records] == [1, 2]
+            assert (records[-1].params_total, records[-1].params_trainable) == (2_236_682, 1280 * 10 + 10)
+        assert_same_losses(runs["torch"], runs["tensorflow"])
+    for backend in ("torch", "tensorflow"):
+        assert_same_losses(features[backend], full[backend])
+        assert [r.probe for r in full[backend]] == ["full"] * 2
+        assert [r.probe for r in features[backend]] == ["features"] * 2
+        assert features[backend][0].feature_images_per_sec > 0 and cached[backend][0].feature_images_per_sec is None
+        assert [r.val_loss for r in cached[backend]] == [r.val_loss for r in features[backend]]
+
+
+def assert_same_losses(want, got):
+    for a, b in zip(want, got):
+        assert b.train_loss == pytest.approx(a.train_loss, rel=1e-4)
+        assert b.val_loss == pytest.approx(a.val_loss, rel=1e-4)
+        assert b.train_acc == a.train_acc
+
+
+def test_feature_cache_is_keyed_by_what_the_features_depend_on(monkeypatch, tmp_path):
+    from shared.features import backbone_source, feature_key, load_features, save_features
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    cfg = resolve("resnet18", "linear-probe", subset=100)
+    key = lambda **kw: feature_key(**{**dict(cfg=cfg, backend="torch", framework_version="2.14.1",  # noqa: E731
+                                            weights="w@sha256:abc", part="train"), **kw})
+    assert key() == key()
+    others = [key(backend="tensorflow"), key(framework_version="2.15.0"), key(weights="w@sha256:abd"),
+              key(part="val"), key(cfg=resolve("resnet18", "linear-probe", subset=200)),
+              key(cfg=resolve("mobilenet", "linear-probe", subset=100))]
+    assert len({key(), *others}) == 1 + len(others)
+    assert backbone_source("f.pth@sha256:abc+head-seed3") == "f.pth@sha256:abc"
+
+    assert load_features(key()) is None
+    features = np.arange(12, dtype=np.float32).reshape(3, 4)
+    save_features(key(), features)
+    np.testing.assert_array_equal(load_features(key()), features)
+    (tmp_path / "cifar10-compare" / "features" / f"{key()}.npy").write_bytes(b"truncated")
+    assert load_features(key()) is None  # unreadable: extracted again

@@ -1,0 +1,64 @@
+"""The Keras callback that makes fit() follow the shared schedule and write the shared records."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import keras
+
+from shared.config import RunConfig
+from shared.metrics import steady_images_per_sec
+from shared.run import RecordWriter, print_epoch
+from shared.schedule import learning_rate
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """Per step: the shared schedule's learning rate. Per epoch: timings and one EpochRecord.
+
+    Steady-state img/s runs from the end of batch `warmup_batches` (tracing and the first
+    executions are over) to the end of the last training batch; validation is timed apart
+    through on_test_begin/on_test_end, which fit calls for validation_data."""
+
+    def __init__(self, cfg: RunConfig, writer: RecordWriter, steps: int, val_images: int,
+                 feature_images_per_sec: float | None = None):
+        super().__init__()
+        self.cfg, self.writer, self.steps, self.val_images = cfg, writer, steps, val_images
+        self.feature_images_per_sec = feature_images_per_sec
+        self.diverged = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_index = epoch
+        self.epoch_start = time.perf_counter()
+        self.steady_start = self.train_end = None
+
+    def on_train_batch_begin(self, batch, logs=None):
+        step = self.epoch_index * self.steps + batch
+        self.model.optimizer.learning_rate.assign(learning_rate(
+            step, self.steps * self.cfg.epochs, peak_lr=self.cfg.lr, schedule=self.cfg.schedule,
+            warmup_fraction=self.cfg.warmup_fraction))
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch + 1 == self.cfg.warmup_batches:
+            self.steady_start = time.perf_counter()
+
+    def on_test_begin(self, logs=None):
+        self.train_end = self.test_start = time.perf_counter()
+
+    def on_test_end(self, logs=None):
+        self.test_seconds = time.perf_counter() - self.test_start
+
+    def on_epoch_end(self, epoch, logs=None):
+        train_ips = steady_images_per_sec(
+            self.steps, self.cfg.warmup_batches, self.cfg.batch_size,
+            None if self.steady_start is None else self.train_end - self.steady_start)
+        record = self.writer.write(
+            epoch=epoch + 1, train_loss=float(logs["loss"]), train_acc=float(logs["accuracy"]),
+            val_loss=float(logs["val_loss"]), val_acc=float(logs["val_accuracy"]),
+            epoch_seconds=time.perf_counter() - self.epoch_start,
+            train_images_per_sec=train_ips, eval_images_per_sec=self.val_images / self.test_seconds,
+            peak_device_mb=None, feature_images_per_sec=self.feature_images_per_sec)
+        print_epoch(record)
+        if not math.isfinite(record.train_loss):
+            self.diverged = True
+            self.model.stop_training = True
