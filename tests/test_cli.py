@@ -124,7 +124,7 @@ def test_every_model_end_to_end_with_model_all(real_data_env, tmp_path):
     configs = {RunConfig.load(d / "config.json").model: (d, RunConfig.load(d / "config.json")) for d in run_dirs}
     assert sorted(configs) == sorted(MODELS)
     assert configs["vit"][1].optimizer == "adamw" and configs["resnet18"][1].optimizer == "sgd"
-    [combined] = out.glob("*-all-cifar-seed0.md")
+    [combined] = out.glob("*-all-scratch-cifar-seed0.md")
     table = _squeezed(combined.read_text())
     for model, (run_dir, cfg) in configs.items():
         for backend, label in (("torch", "PyTorch"), ("tensorflow", "TensorFlow/Keras")):
