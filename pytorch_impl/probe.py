@@ -15,7 +15,7 @@ from torch import nn
 from shared.architectures import HEAD
 from shared.batch_plan import eval_batches, steps_per_epoch
 from shared.config import RunConfig
-from shared.features import backbone_source, feature_key, load_features, probe_plan, save_features
+from shared.features import cached_or_extracted, probe_plan
 from shared.metrics import steady_images_per_sec
 from shared.run import RecordWriter, Split, normalization, print_epoch
 from shared.schedule import learning_rate
@@ -43,16 +43,8 @@ def extract(backbone: nn.Module, x: np.ndarray, cfg: RunConfig, device) -> tuple
 
 
 def cached_features(backbone, x, cfg: RunConfig, device, *, init: str, part: str) -> tuple[np.ndarray, float | None]:
-    key = feature_key(cfg, backend="torch", framework_version=torch.__version__,
-                      weights=backbone_source(init), part=part)
-    features = load_features(key)
-    if features is not None and len(features) == len(x):
-        print(f"[torch] {part} features from the cache ({features.shape[1]}-d)", flush=True)
-        return features, None
-    features, rate = extract(backbone, x, cfg, device)
-    save_features(key, features)
-    print(f"[torch] {part} features extracted: {len(x)} images, {rate:.0f} img/s", flush=True)
-    return features, rate
+    return cached_or_extracted(cfg, lambda: extract(backbone, x, cfg, device), n=len(x), backend="torch",
+                               framework_version=torch.__version__, init=init, part=part)
 
 
 def train_probe(model: nn.Module, cfg: RunConfig, split: Split, writer: RecordWriter, init: str, device) -> int:

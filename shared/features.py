@@ -55,6 +55,22 @@ def save_features(key: str, features: np.ndarray) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
+def cached_or_extracted(cfg: RunConfig, extract, *, n: int, backend: str, framework_version: str,
+                        init: str, part: str) -> tuple[np.ndarray, float | None]:
+    """(features of the `part` images, extraction images/s — None when they came from the cache).
+    `extract()` returns (features, images/s) and runs only on a cache miss."""
+    key = feature_key(cfg, backend=backend, framework_version=framework_version,
+                      weights=backbone_source(init), part=part)
+    features = load_features(key)
+    if features is not None and len(features) == n:
+        print(f"[{backend}] {part} features from the cache ({features.shape[1]}-d)", flush=True)
+        return features, None
+    features, rate = extract()
+    save_features(key, features)
+    print(f"[{backend}] {part} features extracted: {n} images, {rate:.0f} img/s", flush=True)
+    return features, rate
+
+
 def probe_plan(cfg: RunConfig, epoch: int, n: int) -> EpochPlan:
     """The epoch's order, without crops or flips: the features stand for un-augmented images."""
     return epoch_plan(cfg.seed, epoch, n, crop=False, flip=False)

@@ -14,7 +14,7 @@ import tensorflow as tf
 from shared.architectures import HEAD
 from shared.batch_plan import steps_per_epoch
 from shared.config import RunConfig
-from shared.features import backbone_source, feature_key, load_features, probe_plan, save_features
+from shared.features import cached_or_extracted, probe_plan
 from shared.run import Split, normalization
 
 from .data import to_batch
@@ -39,16 +39,8 @@ def extract(backbone: keras.Model, x: np.ndarray, cfg: RunConfig) -> tuple[np.nd
 
 
 def cached_features(backbone, x, cfg: RunConfig, *, init: str, part: str) -> tuple[np.ndarray, float | None]:
-    key = feature_key(cfg, backend="tensorflow", framework_version=tf.__version__,
-                      weights=backbone_source(init), part=part)
-    features = load_features(key)
-    if features is not None and len(features) == len(x):
-        print(f"[tensorflow] {part} features from the cache ({features.shape[1]}-d)", flush=True)
-        return features, None
-    features, rate = extract(backbone, x, cfg)
-    save_features(key, features)
-    print(f"[tensorflow] {part} features extracted: {len(x)} images, {rate:.0f} img/s", flush=True)
-    return features, rate
+    return cached_or_extracted(cfg, lambda: extract(backbone, x, cfg), n=len(x), backend="tensorflow",
+                               framework_version=tf.__version__, init=init, part=part)
 
 
 def probe_datasets(model: keras.Model, cfg: RunConfig, split: Split, init: str):
