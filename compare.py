@@ -27,6 +27,8 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd  # already loaded by shared.report
+
 from shared.config import (AUGMENTS, BACKENDS, DEFAULT_VARIANT, DEVICES, MODEL_VARIANTS, MODELS, MODES,
                            PRECISIONS, PROBES, RECIPES, VARIANTS, RunConfig, resolve)
 from shared.io import atomic_write_text
@@ -214,16 +216,11 @@ def main(argv=None) -> int:
         verdicts.append(f"{cfg.model}: {verdict}" if len(configs) > 1 and verdict else verdict)
         failed |= not ok
     if len(configs) > 1:
-        combined = "\n\n".join(filter(None, [markdown(pd_concat(tables)), *verdicts]))
+        combined = "\n\n".join(filter(None, [markdown(pd.concat(tables, ignore_index=True)), *verdicts]))
         path = out / f"{time.strftime('%Y%m%d-%H%M%S')}-all-{args.mode}-{variant}-seed{args.seed}.md"
         atomic_write_text(path, f"# All models ({variant}, {args.mode})\n\n{combined}\n")
         print(f"\n{combined}\n\nall models: {path}")
     return EXIT_BACKEND_FAILED if failed else 0
-
-
-def pd_concat(frames):
-    import pandas as pd  # only for --model all
-    return pd.concat(frames, ignore_index=True)
 
 
 def settings_line(cfg: RunConfig, n_train: int, finished: list[EpochRecord]) -> str:
