@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pandas as pd  # already loaded by shared.report
 
+from shared.architectures import RESIZABLE, input_size
 from shared.config import (AUGMENTS, BACKENDS, DEFAULT_VARIANT, DEVICES, MODEL_VARIANTS, MODELS, MODES,
                            PRECISIONS, PROBES, RECIPES, VARIANTS, RunConfig, resolve)
 from shared.io import atomic_write_text
@@ -77,6 +78,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--variant", choices=VARIANTS,
                    help="cifar: 32×32 models (scratch default); imagenet: torchvision's 224×224 "
                         "architectures, fed the 32×32 batches resized bilinearly (finetune/linear-probe default)")
+    p.add_argument("--image-size", type=positive_int,
+                   help="side the model reads, for mobilenet and resnet18 (e.g. 128: about a third of "
+                        "224's compute); default: the variant's 32 or 224")
     p.add_argument("--weights",
                    help="finetune/linear-probe: a member of torchvision's weight enum (e.g. IMAGENET1K_V2) "
                         "or a local .pth/.safetensors state_dict (default: IMAGENET1K_V1)")
@@ -166,7 +170,13 @@ def main(argv=None) -> int:
     if args.model != "all" and variant not in MODEL_VARIANTS[args.model]:
         return fail(EXIT_BAD_ARGS, f"--model {args.model} has no {variant!r} variant; "
                                    f"it has: {', '.join(MODEL_VARIANTS[args.model])}")
-    without = [m for m in models if m not in RECIPES[args.mode] or variant not in MODEL_VARIANTS[m]]
+    if args.model != "all" and args.image_size:
+        try:
+            input_size(args.model, variant, args.image_size)
+        except ValueError as err:
+            return fail(EXIT_BAD_ARGS, f"--image-size {args.image_size}: {err}")
+    without = [m for m in models if m not in RECIPES[args.mode] or variant not in MODEL_VARIANTS[m]
+               or (args.image_size and m not in RESIZABLE)]
     models = [m for m in models if m not in without]
     if args.mode != "scratch" and not installed("torch"):
         return fail(EXIT_BAD_ARGS, f"--mode {args.mode} needs PyTorch: torchvision provides the ImageNet "
@@ -174,8 +184,8 @@ def main(argv=None) -> int:
     if args.mode == "linear-probe" and args.probe == "features" and args.augment not in (None, "none"):
         return fail(EXIT_BAD_ARGS, f"--augment {args.augment}: the features probe trains on un-augmented "
                                    "images (their features are computed once); use --probe full")
-    configs = [resolve(m, args.mode, variant=variant, weights=args.weights, probe=args.probe,
-                       augment=args.augment, epochs=args.epochs, batch_size=args.batch_size,
+    configs = [resolve(m, args.mode, variant=variant, image_size=args.image_size, weights=args.weights,
+                       probe=args.probe, augment=args.augment, epochs=args.epochs, batch_size=args.batch_size,
                        lr=args.lr, subset=args.subset, val_split=args.val_split, seed=args.seed,
                        device=args.device, precision=args.precision, data_dir=args.data_dir,
                        out=args.out) for m in models]
@@ -203,8 +213,8 @@ def main(argv=None) -> int:
     if (problem := check_out_dir(out)) is not None:
         return fail(EXIT_BAD_ARGS, problem)
     if without:
-        print(f"note: skipped {', '.join(without)} (no {variant} variant or no {args.mode} recipe)",
-              file=sys.stderr)
+        print(f"note: skipped {', '.join(without)} (no {variant} variant, no {args.mode} recipe"
+              f"{', or a fixed input size' if args.image_size else ''})", file=sys.stderr)
 
     tables, verdicts, failed = [], [], False
     for cfg in configs:
@@ -224,7 +234,7 @@ def main(argv=None) -> int:
 
 
 def settings_line(cfg: RunConfig, n_train: int, finished: list[EpochRecord]) -> str:
-    parts = [f"{cfg.epochs} epochs", f"batch {cfg.batch_size}", f"{cfg.optimizer} lr {cfg.lr:g}",
+    parts = [f"{cfg.image_size}×{cfg.image_size} input", f"{cfg.epochs} epochs", f"batch {cfg.batch_size}", f"{cfg.optimizer} lr {cfg.lr:g}",
              f"augment {cfg.augment}", cfg.precision, cfg.device, f"seed {cfg.seed}",
              f"train images {cfg.subset or n_train}",
              f"validation {'holdout ' + str(cfg.val_split) if cfg.val_split else 'test set (10,000)'}"]
@@ -241,7 +251,7 @@ def run_model(cfg: RunConfig, backends: list[str], source: str, n_train: int, to
     out = Path(cfg.out)
     run_dir = new_run_dir(out, cfg)
     cfg.save(run_dir / "config.json")
-    print(f"run {cfg.run_id}: {cfg.model} ({cfg.variant}, {cfg.mode}), {cfg.epochs} epochs, "
+    print(f"run {cfg.run_id}: {cfg.model} ({cfg.variant}, {cfg.mode}, {cfg.image_size}×{cfg.image_size}), {cfg.epochs} epochs, "
           f"batch {cfg.batch_size}, {cfg.optimizer}, {cfg.precision}, {cfg.device}; data: {source}",
           flush=True)
 

@@ -28,7 +28,7 @@ EXIT_WEIGHTS = 4
 
 def make_initial_weights(cfg: RunConfig, run_dir: Path) -> Path:
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg.model, variant=cfg.variant, num_classes=cfg.num_classes)
+    model = build_model(cfg.model, variant=cfg.variant, num_classes=cfg.num_classes, image_size=cfg.image_size)
     source = f"torch-seed{cfg.seed}"
     if cfg.pretrained:
         state, description = read_state(resolve_weights(cfg.model, cfg.weights))

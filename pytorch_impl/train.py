@@ -17,8 +17,8 @@ from tqdm import tqdm
 from shared.batch_plan import epoch_plan, eval_batches, steps_per_epoch, train_batch
 from shared.config import RunConfig
 from shared.metrics import steady_images_per_sec
-from shared.run import (INITIAL_WEIGHTS, RecordWriter, Split, initial_weights_source, load_split,
-                        normalization, print_epoch)
+from shared.run import (INITIAL_WEIGHTS, RecordWriter, Split, first_batch, initial_weights_source,
+                        load_split, normalization, print_epoch)
 from shared.schedule import learning_rate
 from shared.weights_io import load_arrays
 
@@ -49,6 +49,15 @@ def evaluate(model, loss_fn, x: np.ndarray, y: np.ndarray, cfg: RunConfig, devic
     _sync(device)
     seconds = time.perf_counter() - start
     return loss_sum.item() / len(x), correct.item() / len(x), len(x) / seconds
+
+
+def initial_loss(model, loss_fn, split: Split, cfg: RunConfig, device) -> float:
+    """The loss of the first planned batch before any update, in inference mode (shared.metrics)."""
+    images, labels = first_batch(split, cfg)
+    model.eval()
+    with torch.inference_mode():
+        logits = model(to_batch(images, device, cfg.image_size, *normalization(cfg)))
+        return loss_fn(logits, to_labels(labels, device)).item()
 
 
 def train_epoch(model, optimizer, loss_fn, split: Split, cfg: RunConfig, epoch: int, device) -> tuple[float, float, float]:
@@ -94,7 +103,7 @@ def train(cfg: RunConfig, run_dir: Path) -> int:
     torch.manual_seed(cfg.seed)
     device = torch.device(cfg.device)
     split = load_split(cfg)
-    model = build_model(cfg.model, variant=cfg.variant, num_classes=cfg.num_classes)
+    model = build_model(cfg.model, variant=cfg.variant, num_classes=cfg.num_classes, image_size=cfg.image_size)
     init_path = Path(run_dir) / INITIAL_WEIGHTS
     if init_path.exists():
         load_numpy(model, load_arrays(init_path))
@@ -103,12 +112,13 @@ def train(cfg: RunConfig, run_dir: Path) -> int:
     if cfg.mode == "linear-probe":
         freeze_backbone(model, cfg.model)
     model.to(device, memory_format=torch.channels_last)
-    init = initial_weights_source(run_dir, cfg)
+    init, loss_fn = initial_weights_source(run_dir, cfg), make_loss(cfg)
     writer = RecordWriter(cfg, run_dir, backend="torch", framework_version=torch.__version__,
-                          device=str(device), params=count_params(model), init=init, split=split)
+                          device=str(device), params=count_params(model), init=init, split=split,
+                          initial_loss=initial_loss(model, loss_fn, split, cfg, device))
     if cfg.mode == "linear-probe" and cfg.probe == "features":
         return train_probe(model, cfg, split, writer, init, device)
-    optimizer, loss_fn = make_optimizer(model, cfg), make_loss(cfg)
+    optimizer = make_optimizer(model, cfg)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     for epoch in range(1, cfg.epochs + 1):

@@ -6,6 +6,28 @@ from __future__ import annotations
 # Input side of each variant: native CIFAR resolution, or ImageNet's for torchvision's models.
 INPUT_SIZE = {"cifar": 32, "imagenet": 224}
 
+# Models that read any input side (--image-size, e.g. a cheaper 128 or 160 for the imagenet
+# variants): their classifier sits behind a global average pool. AlexNet's classifier reads a fixed
+# 6×6 map (torchvision gets it from an adaptive pool, which Keras has no layer for) and ViT-B/16's
+# position embeddings are those of a 14×14 patch grid (another side would need them interpolated):
+# those two keep their variant's side.
+RESIZABLE = ("mobilenet", "resnet18")
+SMALLEST_SIDE = 32   # ResNet-18 and MobileNetV2 downsample 32×: below this the last map is empty
+
+
+def input_size(model: str, variant: str, image_size: int | None = None) -> int:
+    """The side the model reads: its variant's, or image_size where the model allows it
+    (ValueError with a one-line reason otherwise)."""
+    native = INPUT_SIZE[variant]
+    if image_size is None or image_size == native:
+        return native
+    if model not in RESIZABLE:
+        raise ValueError(f"{model} reads {native}×{native} images only; --image-size works for "
+                         f"{', '.join(RESIZABLE)}")
+    if image_size < SMALLEST_SIDE:
+        raise ValueError(f"image size {image_size} is below {SMALLEST_SIDE}, where {model}'s last feature map is empty")
+    return image_size
+
 # MobileNetV2 inverted-residual stages: (expansion t, output channels c, repeats n, stride s).
 # imagenet: torchvision's table. cifar: the well-known CIFAR ports' change — stride 1 in the
 # stem and in the first stride-2 stage (the 24-channel one) — so a 32×32 image reaches the last

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.architectures import INPUT_SIZE
+from shared.architectures import INPUT_SIZE, input_size
 
 BACKENDS = ("torch", "tensorflow")
 # scratch: random initial weights. finetune: ImageNet weights, every layer trained.
@@ -105,6 +105,7 @@ class RunConfig:
     precision: str = "fp32"
     device: str = "cpu"
     weights: str | None = None       # finetune/linear-probe: torchvision enum member or a local file
+    image_size: int | None = None    # side the model reads; None: the variant's (32 or 224)
     subset: int | None = None        # train on this many training images (deterministic subset)
     val_split: int | None = None     # hold out this many training images instead of the test set
     data_dir: str | None = None
@@ -113,6 +114,10 @@ class RunConfig:
     num_classes: int = 10
     warmup_batches: int = 5          # first batches of each epoch left out of img/s (see README)
     eval_batch_size: int = 500
+
+    def __post_init__(self):
+        # Every image size in a saved config is explicit; a bad one fails here (ValueError).
+        self.image_size = input_size(self.model, self.variant, self.image_size)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -133,12 +138,6 @@ class RunConfig:
     @classmethod
     def load(cls, path: Path) -> "RunConfig":
         return cls.from_json(Path(path).read_text())
-
-    @property
-    def image_size(self) -> int:
-        """Side of the images the model reads: 32, or 224 for the imagenet variants (the 32×32
-        augmented batch is resized bilinearly in both backends)."""
-        return INPUT_SIZE[self.variant]
 
     @property
     def pretrained(self) -> bool:

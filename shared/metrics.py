@@ -18,6 +18,10 @@ the last record of each backend is also a row of <out>/summary.csv. Definitions:
 - feature_images_per_sec: linear probe on cached features only (probe="features"): images/s of
   the frozen backbone extracting the features, null when they came from the cache; the train
   and eval img/s of such a record measure the head on the features.
+- initial_loss: the loss of the run's first planned training batch (as trained: augmented, at
+  the model's resolution) under the initial weights, in inference mode (BatchNorm statistics,
+  no dropout), before any update. Deterministic, so equal in both backends exactly when they
+  start from the same weights and read the same batch: the start of the parity contract.
 """
 
 from __future__ import annotations
@@ -69,6 +73,8 @@ class EpochRecord:
     val_images: int = 0
     probe: str | None = None                   # linear-probe: "features" (cached) or "full"
     feature_images_per_sec: float | None = None
+    initial_loss: float | None = None
+    image_size: int | None = None              # side of the images the model read (32, 224, --image-size)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from shared.architectures import INPUT_SIZE
 from shared.io import atomic_write_text
 from shared.metrics import EpochRecord
 
 BACKEND_NAMES = {"torch": "PyTorch", "tensorflow": "TensorFlow/Keras"}
 DEFAULT_TOLERANCE_POINTS = 1.5
+# Relative tolerance on the step-0 loss: float32 round-off of two frameworks' kernels is ~1e-6.
+START_TOLERANCE = 1e-4
 
 COLUMNS = ["Model", "Backend", "Training Accuracy", "Validation Accuracy", "Training Loss",
            "Validation Loss", "Train img/s", "Eval img/s", "Epoch s", "Params", "Status"]
@@ -29,7 +32,7 @@ def table_rows(runs: dict[str, list[EpochRecord]], model: str, reasons: dict[str
                          **{c: "-" for c in COLUMNS[2:-1]}, "Status": reasons.get(backend, "failed")})
             continue
         rows.append({
-            "Model": f"{record.model} ({record.variant}, {record.mode})",
+            "Model": f"{record.model} ({record.variant}, {record.mode}{resolution(record)})",
             "Backend": BACKEND_NAMES[backend],
             "Training Accuracy": f"{100 * record.train_acc:.2f}%",
             "Validation Accuracy": f"{100 * record.val_acc:.2f}%",
@@ -44,6 +47,11 @@ def table_rows(runs: dict[str, list[EpochRecord]], model: str, reasons: dict[str
                 else f"incomplete ({record.epoch}/{record.epochs} epochs)"),
         })
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def resolution(record: EpochRecord) -> str:
+    """", 128px" when the model read another side than its variant's (--image-size), else ""."""
+    return "" if record.image_size in (None, INPUT_SIZE[record.variant]) else f", {record.image_size}px"
 
 
 def markdown(frame: pd.DataFrame) -> str:
@@ -71,9 +79,23 @@ def parity_verdict(finals: dict[str, EpochRecord | None], tolerance_points: floa
         f"Parity: {'AGREE' if agree else 'DIFFER'} — Δ validation accuracy (PyTorch − Keras) = "
         f"{delta:+.2f} points, tolerance ±{tolerance_points:g} points; one seed per backend, "
         f"so this is a single-run comparison, not a statistical test.")
+    if (start := start_line(torch_rec, tf_rec)) is not None:
+        lines.append(start)
     if torch_rec.init != tf_rec.init:
         lines.append(f"Note: the backends started from different initial weights ({torch_rec.init} vs {tf_rec.init}).")
     return "\n".join(lines)
+
+
+def start_line(torch_rec: EpochRecord, tf_rec: EpochRecord) -> str | None:
+    """Did both backends start from the same function? Their step-0 losses (shared.metrics)."""
+    a, b = torch_rec.initial_loss, tf_rec.initial_loss
+    if a is None or b is None:
+        return None
+    same = abs(a - b) <= START_TOLERANCE * max(abs(a), abs(b))
+    return (f"Start: {'SAME' if same else 'DIFFERENT'} — step-0 loss on the first planned batch "
+            f"(initial weights, inference mode): PyTorch {a:.6f}, Keras {b:.6f}, |Δ| {abs(a - b):.1e} "
+            f"(tolerance {START_TOLERANCE:g} relative)"
+            + ("." if same else "; the two backends did not start from the same function."))
 
 
 def append_summary(path: Path, records: list[EpochRecord]) -> None:

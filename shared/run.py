@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from shared.batch_plan import epoch_plan, train_batch
 from shared.config import RunConfig
 from shared.data import load_cifar10, subset_indices, train_val_split
 from shared.io import append_line_durably
@@ -70,11 +71,18 @@ def load_split(cfg: RunConfig) -> Split:
     return Split(x, y, x_val, y_val, validation)
 
 
+def first_batch(split: Split, cfg: RunConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The first planned training batch of the run, augmented as it is trained: what the
+    records' initial_loss is measured on, by each backend."""
+    plan = epoch_plan(cfg.seed, 1, len(split.x_train), crop=cfg.crop, flip=cfg.flip)
+    return train_batch(split.x_train, split.y_train, plan, plan.batch_slices(cfg.batch_size)[0])
+
+
 class RecordWriter:
     """Builds the schema's EpochRecord from a backend's numbers and appends it to the JSONL."""
 
     def __init__(self, cfg: RunConfig, run_dir: Path, *, backend: str, framework_version: str,
-                 device: str, params: tuple[int, int], init: str, split: Split):
+                 device: str, params: tuple[int, int], init: str, split: Split, initial_loss: float):
         self.path = Path(run_dir) / f"{backend}.jsonl"
         self.common = dict(
             schema_version=SCHEMA_VERSION, run_id=cfg.run_id, model=cfg.model,
@@ -83,7 +91,8 @@ class RecordWriter:
             params_total=params[0], params_trainable=params[1], epochs=cfg.epochs,
             batch_size=cfg.batch_size, precision=cfg.precision, init=init,
             validation=split.validation, train_images=len(split.x_train),
-            val_images=len(split.x_val), probe=cfg.probe if cfg.mode == "linear-probe" else None)
+            val_images=len(split.x_val), probe=cfg.probe if cfg.mode == "linear-probe" else None,
+            initial_loss=initial_loss, image_size=cfg.image_size)
 
     def write(self, *, epoch: int, train_loss: float, train_acc: float, val_loss: float,
               val_acc: float, epoch_seconds: float, train_images_per_sec: float,

@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 
 from pytorch_impl import models as torch_models  # noqa: E402
 from pytorch_impl.weights import to_numpy  # noqa: E402
-from shared.architectures import INPUT_SIZE  # noqa: E402
+from shared.architectures import input_size  # noqa: E402
 from shared.config import MODEL_NAMES, MODEL_VARIANTS, VARIANTS  # noqa: E402
 from tensorflow_impl import models as keras_models  # noqa: E402
 from tensorflow_impl.weights import flattened_map_shape, load_torch_state  # noqa: E402
@@ -88,6 +88,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="compare.py parity", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, choices=MODEL_NAMES)
     p.add_argument("--variant", default="cifar", choices=VARIANTS)
+    p.add_argument("--image-size", type=int, help="input side (resizable models only; default: the variant's)")
     p.add_argument("--batch", type=int, default=2)
     p.add_argument("--tol", type=float, default=1e-4)
     p.add_argument("--seed", type=int, default=0)
@@ -97,12 +98,15 @@ def main(argv=None) -> int:
         p.error(f"--model {args.model} has no {args.variant!r} variant; it has: {', '.join(MODEL_VARIANTS[args.model])}")
     if args.batch <= 0 or not args.tol > 0:
         p.error("--batch and --tol must be positive")
+    try:
+        size = input_size(args.model, args.variant, args.image_size)
+    except ValueError as err:
+        p.error(str(err))
 
     torch.manual_seed(args.seed)
     torch_model = torch_models.build_model(args.model, variant=args.variant).eval()
-    keras_model = keras_models.build_model(args.model, variant=args.variant)
+    keras_model = keras_models.build_model(args.model, variant=args.variant, image_size=size)
     load_torch_state(keras_model, to_numpy(torch_model))
-    size = INPUT_SIZE[args.variant]
     x = np.random.default_rng(args.seed).standard_normal((args.batch, size, size, 3)).astype(np.float32)
     rows = layer_table(torch_model, keras_model, x, args.tol)
     params = torch_models.count_params(torch_model), keras_models.count_params(keras_model)
@@ -115,7 +119,7 @@ def main(argv=None) -> int:
                               passed=passed, first_failing_layer=first_bad)))
         return 0 if passed else 1
     width = max(len(r["layer"]) for r in rows)
-    print(f"{args.model} ({args.variant}): parameters PyTorch {params[0][0]:,} / Keras {params[1][0]:,}"
+    print(f"{args.model} ({args.variant}, {size}×{size}): parameters PyTorch {params[0][0]:,} / Keras {params[1][0]:,}"
           f"{'' if params[0] == params[1] else '  <-- DIFFER'}; batch {args.batch}, tolerance {args.tol:g}")
     print(f"{'layer'.ljust(width)}  {'output shape':<18} {'max abs diff':>12} {'rel diff':>10}")
     for r in rows:

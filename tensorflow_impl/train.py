@@ -15,15 +15,23 @@ import tensorflow as tf
 
 from shared.batch_plan import steps_per_epoch
 from shared.config import RunConfig
-from shared.run import INITIAL_WEIGHTS, RecordWriter, initial_weights_source, load_split
+from shared.run import (INITIAL_WEIGHTS, RecordWriter, Split, first_batch, initial_weights_source,
+                        load_split, normalization)
 from shared.weights_io import load_arrays
 
 from .callbacks import EpochRecorder
-from .data import eval_dataset, training_dataset
+from .data import eval_dataset, to_batch, training_dataset
 from .models import build_model, count_params, freeze_backbone
 from .optim import make_loss, make_optimizer
 from .probe import probe_datasets
 from .weights import load_torch_state
+
+
+def initial_loss(model: keras.Model, loss, split: Split, cfg: RunConfig) -> float:
+    """The loss of the first planned batch before any update, in inference mode (shared.metrics)."""
+    images, labels = first_batch(split, cfg)
+    logits = model(to_batch(images, cfg.image_size, *normalization(cfg)), training=False)
+    return float(loss(tf.one_hot(labels, cfg.num_classes), logits))
 
 
 def train(cfg: RunConfig, run_dir: Path) -> int:
@@ -31,7 +39,7 @@ def train(cfg: RunConfig, run_dir: Path) -> int:
         raise ValueError(f"device {cfg.device!r} is not supported by the Keras backend yet; use cpu")
     keras.utils.set_random_seed(cfg.seed)
     split = load_split(cfg)
-    model = build_model(cfg.model, variant=cfg.variant, num_classes=cfg.num_classes)
+    model = build_model(cfg.model, variant=cfg.variant, num_classes=cfg.num_classes, image_size=cfg.image_size)
     init_path = Path(run_dir) / INITIAL_WEIGHTS
     if init_path.exists():
         load_torch_state(model, load_arrays(init_path))
@@ -42,13 +50,15 @@ def train(cfg: RunConfig, run_dir: Path) -> int:
         init = f"keras-seed{cfg.seed}"  # PyTorch is not installed: Keras' own initialisers
     if cfg.mode == "linear-probe":
         freeze_backbone(model, cfg.model)
+    loss = make_loss(cfg)
     writer = RecordWriter(cfg, run_dir, backend="tensorflow", framework_version=tf.__version__,
-                          device=cfg.device, params=count_params(model), init=init, split=split)
+                          device=cfg.device, params=count_params(model), init=init, split=split,
+                          initial_loss=initial_loss(model, loss, split, cfg))
     if cfg.mode == "linear-probe" and cfg.probe == "features":
         model, train_data, val_data, feature_rate = probe_datasets(model, cfg, split, init)
     else:
         train_data, val_data, feature_rate = training_dataset(split, cfg), eval_dataset(split.x_val, split.y_val, cfg), None
-    model.compile(optimizer=make_optimizer(cfg), loss=make_loss(cfg),
+    model.compile(optimizer=make_optimizer(cfg), loss=loss,
                   metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
     steps = steps_per_epoch(len(split.x_train), cfg.batch_size)
     recorder = EpochRecorder(cfg, writer, steps, len(split.x_val), feature_rate)

@@ -38,6 +38,9 @@ def test_help_imports_no_framework():
     (["--lr", "abc"], "'abc' is not a number"),
     (["--lr", "-0.1"], "'-0.1' must be a positive, finite number"),
     (["--lr", "nan"], "'nan' must be a positive, finite number"),
+    (["--model", "vit", "--variant", "imagenet", "--image-size", "128"],
+     "--image-size 128: vit reads 224×224 images only; --image-size works for mobilenet, resnet18"),
+    (["--model", "resnet18", "--image-size", "16"], "--image-size 16: image size 16 is below 32"),
 ])
 def test_bad_arguments_exit_2_with_one_line(args, message):
     result = compare(*args)
@@ -157,3 +160,18 @@ def test_imagenet_variant_trains_at_224(real_data_env, tmp_path):
         assert problems == [] and record.status == "ok" and record.init == "torch-seed0"
         assert (record.model, record.variant, record.params_total) == ("mobilenet", "imagenet", 2_236_682)
     assert "| mobilenet (imagenet, scratch) | PyTorch" in result.stdout
+
+
+def test_image_size_trains_both_backends_at_that_side(real_data_env, tmp_path):
+    """--image-size 64: both backends read 64×64 batches (resized alike) from the same start."""
+    out = tmp_path / "results"
+    result = compare("--model", "resnet18", "--variant", "imagenet", "--image-size", "64", "--epochs", "1",
+                     "--subset", "32", "--batch-size", "16", "--val-split", "16", "--out", str(out))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    [run_dir] = [p for p in out.iterdir() if p.is_dir()]
+    assert RunConfig.load(run_dir / "config.json").image_size == 64
+    records = [read_jsonl(run_dir / f"{b}.jsonl")[0][0] for b in ("torch", "tensorflow")]
+    assert [r.image_size for r in records] == [64, 64]
+    assert records[1].initial_loss == pytest.approx(records[0].initial_loss, rel=1e-4)
+    assert "| resnet18 (imagenet, scratch, 64px) | PyTorch" in _squeezed(result.stdout)
+    assert "Start: SAME" in result.stdout and "64×64 input" in result.stdout

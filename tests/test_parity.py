@@ -27,10 +27,10 @@ TORCHVISION_PARAMS = {"alexnet": 61_100_840, "mobilenet": 3_504_872, "resnet18":
 CIFAR_PARAMS = {"cnn": 1_148_874, "resnet18": 11_173_962}
 
 
-def twin_models(name="cnn", seed=0, *, variant="cifar", num_classes=10):
+def twin_models(name="cnn", seed=0, *, variant="cifar", num_classes=10, image_size=None):
     torch.manual_seed(seed)
-    torch_model = torch_models.build_model(name, variant=variant, num_classes=num_classes)
-    keras_model = keras_models.build_model(name, variant=variant, num_classes=num_classes)
+    torch_model = torch_models.build_model(name, variant=variant, num_classes=num_classes, image_size=image_size)
+    keras_model = keras_models.build_model(name, variant=variant, num_classes=num_classes, image_size=image_size)
     load_torch_state(keras_model, to_numpy(torch_model))
     return torch_model, keras_model
 
@@ -83,6 +83,24 @@ def test_ported_weights_give_the_same_eval_logits(name, variant):
         want = torch_model(torch.from_numpy(x).permute(0, 3, 1, 2)).numpy()
     got = keras_model(x, training=False).numpy()
     assert np.abs(got - want).max() < 1e-4
+
+
+@pytest.mark.parametrize("name, size", [("mobilenet", 96), ("resnet18", 112)])
+def test_resizable_imagenet_models_agree_at_another_input_size(name, size):
+    """--image-size: the Keras model is built for the side, PyTorch's adapts; same logits."""
+    torch_model, keras_model = twin_models(name, variant="imagenet", image_size=size)
+    assert keras_model.input_shape == (None, size, size, 3)
+    x, _ = batch(2, size=size)
+    with torch.no_grad():
+        want = torch_model.eval()(torch.from_numpy(x).permute(0, 3, 1, 2)).numpy()
+    assert np.abs(keras_model(x, training=False).numpy() - want).max() < 1e-4
+
+
+@pytest.mark.parametrize("name", ["alexnet", "vit"])
+def test_fixed_size_models_refuse_another_input_size(name):
+    for registry in (torch_models, keras_models):
+        with pytest.raises(ValueError, match=f"{name} reads 224×224 images only"):
+            registry.build_model(name, variant="imagenet", image_size=128)
 
 
 @pytest.mark.parametrize("name", CIFAR_MODELS)

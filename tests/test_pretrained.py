@@ -107,6 +107,8 @@ def test_enum_weights_from_torch_home_start_both_backends(real_data_env, torch_h
         [record], problems = read_jsonl(run_dir / f"{backend}.jsonl")
         assert problems == [] and record.status == "ok"
         assert (record.mode, record.variant, record.init) == ("finetune", "imagenet", source)
+    losses = [read_jsonl(run_dir / f"{b}.jsonl")[0][0].initial_loss for b in ("torch", "tensorflow")]
+    assert losses[1] == pytest.approx(losses[0], rel=1e-4) and "Start: SAME" in result.stdout
     initial = load_arrays(run_dir / "initial_weights.npz")
     state = torch.load(path, weights_only=True)
     np.testing.assert_array_equal(initial["layer4.1.conv2.weight"], state["layer4.1.conv2.weight"].numpy())

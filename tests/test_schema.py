@@ -105,6 +105,15 @@ def test_table_and_parity_verdict():
     assert "AGREE" in parity_verdict(finals, 2.5) and "-2.00 points" in parity_verdict(finals, 2.5)
     assert "DIFFER" in parity_verdict(finals, 1.5)
     assert "not assessed" in parity_verdict({"torch": finals["torch"], "tensorflow": None})
+    assert "Start:" not in parity_verdict(finals, 2.5)  # records without an initial loss
+
+
+@pytest.mark.parametrize("keras_loss, verdict", [(2.30259, "Start: SAME"), (2.3029, "Start: DIFFERENT")])
+def test_start_line_compares_step0_losses(keras_loss, verdict):
+    finals = {"torch": record(initial_loss=2.302585),
+              "tensorflow": record(backend="tensorflow", initial_loss=keras_loss)}
+    assert verdict in parity_verdict(finals)
+    assert "PyTorch 2.302585" in parity_verdict(finals)
 
 
 def test_failed_backend_row_shows_the_reason():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from shared.architectures import HEAD
+from shared.architectures import HEAD, input_size
 
 from .alexnet import alexnet
 from .cnn import cnn
@@ -15,9 +15,13 @@ from .vit import vit
 _BUILDERS = {"cnn": cnn, "alexnet": alexnet, "mobilenet": mobilenet, "resnet18": resnet18, "vit": vit}
 
 
-def build_model(name: str, *, variant: str = "cifar", num_classes: int = 10) -> nn.Module:
+def build_model(name: str, *, variant: str = "cifar", num_classes: int = 10,
+                image_size: int | None = None) -> nn.Module:
+    """image_size: the input side, for the models of shared.architectures.RESIZABLE (checked
+    here; the PyTorch models adapt to any side, the Keras ones build their Input with it)."""
     if name not in _BUILDERS:
         raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(_BUILDERS))}")
+    input_size(name, variant, image_size)
     return _BUILDERS[name](variant=variant, num_classes=num_classes)
 
 

@@ -6,7 +6,7 @@ import math
 
 import keras
 
-from shared.architectures import HEAD
+from shared.architectures import HEAD, INPUT_SIZE, input_size
 
 from .alexnet import alexnet
 from .cnn import cnn
@@ -20,9 +20,14 @@ _BUILDERS = {"cnn": cnn, "alexnet": alexnet, "mobilenet": mobilenet, "resnet18":
 _STATISTICS = ("moving_mean", "moving_variance")
 
 
-def build_model(name: str, *, variant: str = "cifar", num_classes: int = 10) -> keras.Model:
+def build_model(name: str, *, variant: str = "cifar", num_classes: int = 10,
+                image_size: int | None = None) -> keras.Model:
+    """image_size: the input side, for the models of shared.architectures.RESIZABLE (the
+    Keras model's Input has it; PyTorch's adapt to any side)."""
     if name not in _BUILDERS:
         raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(_BUILDERS))}")
+    if input_size(name, variant, image_size) != INPUT_SIZE[variant]:
+        return _BUILDERS[name](variant=variant, num_classes=num_classes, image_size=image_size)
     return _BUILDERS[name](variant=variant, num_classes=num_classes)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import keras
 
-from shared.architectures import (INPUT_SIZE, MOBILENET_V2_LAST, MOBILENET_V2_STAGES,
+from shared.architectures import (input_size, MOBILENET_V2_LAST, MOBILENET_V2_STAGES,
                                   MOBILENET_V2_STEM, MOBILENET_V2_STEM_STRIDE)
 
 from .layers import BatchNorm, torch_conv2d, torch_depthwise_conv2d
@@ -37,10 +37,11 @@ def inverted_residual(x, out_channels: int, stride: int, expansion: int, *, name
     return out
 
 
-def mobilenet(*, variant: str = "cifar", num_classes: int = 10) -> keras.Model:
+def mobilenet(*, variant: str = "cifar", num_classes: int = 10, image_size: int | None = None) -> keras.Model:
     if variant not in MOBILENET_V2_STAGES:
         raise ValueError(f"mobilenet has no {variant!r} variant; known: {', '.join(MOBILENET_V2_STAGES)}")
-    inputs = keras.Input((INPUT_SIZE[variant], INPUT_SIZE[variant], 3), name="images")
+    size = input_size("mobilenet", variant, image_size)
+    inputs = keras.Input((size, size, 3), name="images")
     x = conv_bn_relu6(inputs, MOBILENET_V2_STEM, 3, MOBILENET_V2_STEM_STRIDE[variant], name="features.0")
     index = 1
     for expansion, channels, repeats, stride in MOBILENET_V2_STAGES[variant]:

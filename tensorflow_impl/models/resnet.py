@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import keras
 
-from shared.architectures import INPUT_SIZE
+from shared.architectures import INPUT_SIZE, input_size
 
 from .layers import BatchNorm, torch_conv2d
 
@@ -26,10 +26,10 @@ def basic_block(x, planes: int, stride: int, *, name: str):
     return keras.layers.ReLU(name=f"{name}.relu2")(out)
 
 
-def resnet18(*, variant: str = "cifar", num_classes: int = 10) -> keras.Model:
+def resnet18(*, variant: str = "cifar", num_classes: int = 10, image_size: int | None = None) -> keras.Model:
     if variant not in INPUT_SIZE:
         raise ValueError(f"resnet18 has no {variant!r} variant; known: cifar, imagenet")
-    size = INPUT_SIZE[variant]
+    size = input_size("resnet18", variant, image_size)
     inputs = keras.Input((size, size, 3), name="images")
     if variant == "cifar":
         x = torch_conv2d(inputs, 64, 3, stride=1, padding=1, name="conv1")
