@@ -18,7 +18,6 @@ from shared.config import RunConfig
 from shared.features import cached_or_extracted, probe_plan
 from shared.metrics import steady_images_per_sec
 from shared.run import RecordWriter, Split, normalization, print_epoch
-from shared.schedule import learning_rate
 
 from .data import to_batch, to_labels
 from .optim import make_loss, make_optimizer, set_learning_rate
@@ -62,20 +61,22 @@ def train_probe(model: nn.Module, cfg: RunConfig, split: Split, writer: RecordWr
         start = time.perf_counter()
         plan = probe_plan(cfg, epoch, len(train_x))
         slices = plan.batch_slices(cfg.batch_size)
-        loss_sum, correct, steady_start = 0.0, 0, None
+        # Sums stay on the device, as in train.py: no per-step host sync.
+        loss_sum = torch.zeros((), device=device)
+        correct, steady_start = torch.zeros((), device=device, dtype=torch.int64), None
         for i, where in enumerate(slices):
             if i == cfg.warmup_batches:
                 steady_start = time.perf_counter()
-            set_learning_rate(optimizer, learning_rate((epoch - 1) * steps + i, steps * cfg.epochs, peak_lr=cfg.lr,
-                                                       schedule=cfg.schedule, warmup_fraction=cfg.warmup_fraction))
+            set_learning_rate(optimizer, cfg.learning_rate((epoch - 1) * steps + i, steps * cfg.epochs))
             index = torch.from_numpy(plan.order[where]).to(device)
             logits = head(train_x[index])
             loss = loss_fn(logits, train_y[index])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            loss_sum += loss.item()
-            correct += (logits.argmax(1) == train_y[index]).sum().item()
+            loss_sum += loss.detach()
+            correct += (logits.argmax(1) == train_y[index]).sum()
+        loss_sum, correct = loss_sum.item(), correct.item()
         train_seconds = None if steady_start is None else time.perf_counter() - steady_start
         eval_start = time.perf_counter()
         with torch.inference_mode():

@@ -19,7 +19,6 @@ from shared.config import RunConfig
 from shared.metrics import steady_images_per_sec
 from shared.run import (INITIAL_WEIGHTS, RecordWriter, Split, first_batch, initial_weights_source,
                         load_split, normalization, print_epoch)
-from shared.schedule import learning_rate
 from shared.weights_io import load_arrays
 
 from .data import to_batch, to_labels
@@ -80,9 +79,7 @@ def train_epoch(model, optimizer, loss_fn, split: Split, cfg: RunConfig, epoch: 
             _sync(device)
             steady_start = time.perf_counter()
         step = (epoch - 1) * steps + i
-        set_learning_rate(optimizer, learning_rate(step, total_steps, peak_lr=cfg.lr,
-                                                   schedule=cfg.schedule,
-                                                   warmup_fraction=cfg.warmup_fraction))
+        set_learning_rate(optimizer, cfg.learning_rate(step, total_steps))
         images, labels = train_batch(split.x_train, split.y_train, plan, where)
         x, y = to_batch(images, device, cfg.image_size, *normalization(cfg)), to_labels(labels, device)
         logits = model(x)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shared.architectures import INPUT_SIZE, input_size
+from shared.schedule import learning_rate
 
 BACKENDS = ("torch", "tensorflow")
 # scratch: random initial weights. finetune: ImageNet weights, every layer trained.
@@ -138,6 +139,11 @@ class RunConfig:
     @classmethod
     def load(cls, path: Path) -> "RunConfig":
         return cls.from_json(Path(path).read_text())
+
+    def learning_rate(self, step: int, total_steps: int) -> float:
+        """The recipe's schedule at this optimizer step (shared.schedule), as both backends set it."""
+        return learning_rate(step, total_steps, peak_lr=self.lr, schedule=self.schedule,
+                             warmup_fraction=self.warmup_fraction)
 
     @property
     def pretrained(self) -> bool:

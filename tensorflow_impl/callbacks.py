@@ -10,7 +10,6 @@ import keras
 from shared.config import RunConfig
 from shared.metrics import steady_images_per_sec
 from shared.run import RecordWriter, print_epoch
-from shared.schedule import learning_rate
 
 
 class EpochRecorder(keras.callbacks.Callback):
@@ -34,9 +33,7 @@ class EpochRecorder(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         step = self.epoch_index * self.steps + batch
-        self.model.optimizer.learning_rate.assign(learning_rate(
-            step, self.steps * self.cfg.epochs, peak_lr=self.cfg.lr, schedule=self.cfg.schedule,
-            warmup_fraction=self.cfg.warmup_fraction))
+        self.model.optimizer.learning_rate.assign(self.cfg.learning_rate(step, self.steps * self.cfg.epochs))
 
     def on_train_batch_end(self, batch, logs=None):
         if batch + 1 == self.cfg.warmup_batches:
