@@ -3,7 +3,9 @@
     python compare.py --model cnn --backend both
     python compare.py --model resnet18 --backend torch --epochs 1 --subset 5000
     python compare.py --model all --backend both --epochs 1 --subset 2000
+    python compare.py --model cnn --seeds 3                          (mean ± std, Welch's interval)
     python compare.py parity --model resnet18 --variant imagenet    (layer-by-layer check)
+    python compare.py report [--runs results/]                      (REPORT.md and figures)
 
 Each backend runs in its own process (python -m pytorch_impl / tensorflow_impl RUN_DIR), on the
 same verified data, the same batch plan and, when PyTorch is installed, the same initial
@@ -18,6 +20,7 @@ weights are missing (offline) or do not fit the model.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import os
 import secrets
@@ -34,8 +37,9 @@ from shared.config import (AUGMENTS, BACKENDS, DEFAULT_VARIANT, DEVICES, MODEL_V
                            PRECISIONS, PROBES, RECIPES, VARIANTS, RunConfig, resolve)
 from shared.io import atomic_write_text
 from shared.metrics import EpochRecord, read_jsonl
-from shared.report import (DEFAULT_TOLERANCE_POINTS, append_summary, markdown, parity_verdict,
-                           table_rows)
+from shared.report import (BACKEND_NAMES, DEFAULT_TOLERANCE_POINTS, append_summary, markdown,
+                           parity_verdict, seed_rows, seeds_verdict, table_rows)
+from shared.stats import STATISTICAL_TOLERANCE
 
 ROOT = Path(__file__).resolve().parent
 PACKAGES = {"torch": "pytorch_impl", "tensorflow": "tensorflow_impl"}
@@ -69,7 +73,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         epilog="Defaults for epochs, batch size, lr, ... come from the model's recipe "
                "(shared/config.py); flags override them. Exit codes: 0 ok, 1 a backend failed, "
                "2 bad arguments, 3 dataset missing or corrupt, 4 ImageNet weights missing or unfit. "
-               "`compare.py parity --help`: the layer-by-layer PyTorch/Keras check.")
+               "`compare.py parity --help`: the layer-by-layer PyTorch/Keras check; `compare.py report --help`: "
+               "REPORT.md, figures and summary.csv from the stored runs.")
     p.add_argument("--model", default="cnn", choices=(*MODELS, "all"),
                    help="model to train, or all of them one after the other (default: cnn)")
     p.add_argument("--mode", choices=MODES, default="scratch",
@@ -97,12 +102,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--val-split", type=positive_int,
                    help="hold out this many training images for validation instead of the test set")
     p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and batch plan")
+    p.add_argument("--seeds", type=positive_int, default=1,
+                   help="run N seeds (--seed, --seed+1, ...) per model, each shared by both backends; "
+                        "with N ≥ 2 the table shows mean ± std and the verdict Welch's confidence interval")
     p.add_argument("--device", choices=DEVICES, default="cpu")
     p.add_argument("--precision", choices=PRECISIONS, help="fp32 only for now: this CPU has no fast bf16 (README)")
     p.add_argument("--data-dir", help="CIFAR-10 file or folder (default: $CIFAR10_DATA, then the cache)")
     p.add_argument("--out", default="results", help="results folder (default: results/)")
-    p.add_argument("--tolerance", type=positive_float, default=DEFAULT_TOLERANCE_POINTS,
-                   help="parity tolerance on validation accuracy, in points (default: %(default)s)")
+    p.add_argument("--tolerance", type=positive_float,
+                   help=f"parity tolerance on validation accuracy, in points (default: {DEFAULT_TOLERANCE_POINTS:g} "
+                        f"for one seed's Δ, {STATISTICAL_TOLERANCE:g} for the interval of --seeds 2 or more)")
     return p.parse_args(argv)
 
 
@@ -159,6 +168,9 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["parity"]:
         return parity(argv[1:])
+    if argv[:1] == ["report"]:
+        from shared.report_command import main as report  # matplotlib: only this command needs it
+        return report(argv[1:])
     args = parse_args(argv)
     variant = args.variant or DEFAULT_VARIANT[args.mode]
     if args.weights and args.mode == "scratch":
@@ -184,6 +196,7 @@ def main(argv=None) -> int:
     if args.mode == "linear-probe" and args.probe == "features" and args.augment not in (None, "none"):
         return fail(EXIT_BAD_ARGS, f"--augment {args.augment}: the features probe trains on un-augmented "
                                    "images (their features are computed once); use --probe full")
+    seeds = [args.seed + i for i in range(args.seeds)]
     configs = [resolve(m, args.mode, variant=variant, image_size=args.image_size, weights=args.weights,
                        probe=args.probe, augment=args.augment, epochs=args.epochs, batch_size=args.batch_size,
                        lr=args.lr, subset=args.subset, val_split=args.val_split, seed=args.seed,
@@ -218,19 +231,41 @@ def main(argv=None) -> int:
 
     tables, verdicts, failed = [], [], False
     for cfg in configs:
-        result = run_model(cfg, backends, data.source, n_train, args.tolerance)
-        if isinstance(result, int):  # the pretrained weights are unusable: nothing was trained
-            return result
-        table, verdict, ok = result
+        seed_runs: dict[str, list[list[EpochRecord]]] = {b: [] for b in backends}
+        for seed in seeds:
+            result = run_model(dataclasses.replace(cfg, seed=seed), backends, data.source, n_train,
+                               args.tolerance or DEFAULT_TOLERANCE_POINTS)
+            if isinstance(result, int):  # the pretrained weights are unusable: nothing was trained
+                return result
+            table, verdict, ok, runs = result
+            for backend in backends:
+                seed_runs[backend].append(runs[backend])
+            failed |= not ok
+        if len(seeds) > 1:
+            table, verdict = seeds_summary(cfg, seed_runs, seeds, out, args.tolerance or STATISTICAL_TOLERANCE)
         tables.append(table)
         verdicts.append(f"{cfg.model}: {verdict}" if len(configs) > 1 and verdict else verdict)
-        failed |= not ok
     if len(configs) > 1:
         combined = "\n\n".join(filter(None, [markdown(pd.concat(tables, ignore_index=True)), *verdicts]))
-        path = out / f"{time.strftime('%Y%m%d-%H%M%S')}-all-{args.mode}-{variant}-seed{args.seed}.md"
+        seed_label = f"seed{args.seed}" if len(seeds) == 1 else f"seeds{seeds[0]}-{seeds[-1]}"
+        path = out / f"{time.strftime('%Y%m%d-%H%M%S')}-all-{args.mode}-{variant}-{seed_label}.md"
         atomic_write_text(path, f"# All models ({variant}, {args.mode})\n\n{combined}\n")
         print(f"\n{combined}\n\nall models: {path}")
     return EXIT_BACKEND_FAILED if failed else 0
+
+
+def seeds_summary(cfg: RunConfig, runs: dict[str, list[list[EpochRecord]]], seeds: list[int], out: Path,
+                  tolerance: float) -> tuple[pd.DataFrame, str]:
+    """The table over seeds (mean ± std) and the statistical verdict, printed and saved beside
+    the per-seed run folders."""
+    rows = seed_rows(runs)
+    verdict = seeds_verdict(runs, tolerance) if len(runs) == 2 else ""
+    title = f"{cfg.model} ({cfg.variant}, {cfg.mode}), seeds {seeds[0]}–{seeds[-1]}"
+    report = "\n\n".join(filter(None, [markdown(rows), verdict]))
+    path = out / f"{time.strftime('%Y%m%d-%H%M%S')}-{cfg.model}-{cfg.mode}-{cfg.variant}-seeds{seeds[0]}-{seeds[-1]}.md"
+    atomic_write_text(path, f"# {title}\n\n{report}\n")
+    print(f"\n{title}: mean ± standard deviation over {len(seeds)} seeds\n\n{report}\n\nseeds table: {path}", flush=True)
+    return rows, verdict
 
 
 def settings_line(cfg: RunConfig, n_train: int, finished: list[EpochRecord]) -> str:
@@ -241,12 +276,17 @@ def settings_line(cfg: RunConfig, n_train: int, finished: list[EpochRecord]) -> 
     parts += [f"initial weights {init}" for init in sorted({r.init for r in finished})]
     if cfg.mode == "linear-probe":
         parts.append("head trained on cached features" if cfg.probe == "features" else "whole frozen model run every step")
+        rates = [f"{BACKEND_NAMES[r.backend]} {r.feature_images_per_sec:.0f} img/s" for r in finished
+                 if r.feature_images_per_sec is not None]
+        if rates:  # the img/s columns then measure the head alone
+            parts.append(f"backbone feature extraction {', '.join(rates)}")
     return "Settings: " + ", ".join(parts) + "."
 
 
 def run_model(cfg: RunConfig, backends: list[str], source: str, n_train: int, tolerance: float):
     """Train one model in each backend (own processes), print and save its table.
-    Returns (table rows, parity verdict, whether every backend finished), or an exit code when
+    Returns (table rows, parity verdict, whether every backend finished, the records per
+    backend), or an exit code when
     the pretrained weights cannot be used (the run folder is then removed: nothing ran)."""
     out = Path(cfg.out)
     run_dir = new_run_dir(out, cfg)
@@ -298,7 +338,7 @@ def run_model(cfg: RunConfig, backends: list[str], source: str, n_train: int, to
                   file=sys.stderr)
     print(f"\nresults: {run_dir}  (summary: {out / 'summary.csv'})", flush=True)
     ok = all(r is not None and r.status == "ok" and r.epoch == r.epochs for r in finals.values())
-    return rows, verdict, ok and not reasons
+    return rows, verdict, ok and not reasons, runs
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
-"""The side-by-side table, the parity verdict, and summary.csv (pandas; no framework)."""
+"""The side-by-side table, the parity verdict (one run, or several seeds with statistics), and
+summary.csv (pandas; no framework)."""
 
 from __future__ import annotations
 
 import io
+import statistics
 from dataclasses import asdict
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pandas as pd
 from shared.architectures import INPUT_SIZE
 from shared.io import atomic_write_text
 from shared.metrics import EpochRecord
+from shared.stats import STATISTICAL_TOLERANCE, compare_means, describe
 
 BACKEND_NAMES = {"torch": "PyTorch", "tensorflow": "TensorFlow/Keras"}
 DEFAULT_TOLERANCE_POINTS = 1.5
@@ -47,6 +50,52 @@ def table_rows(runs: dict[str, list[EpochRecord]], model: str, reasons: dict[str
                 else f"incomplete ({record.epoch}/{record.epochs} epochs)"),
         })
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def seed_rows(runs: dict[str, list[list[EpochRecord]]]) -> pd.DataFrame:
+    """One row per backend over its seeds (one record list per seed): mean ± standard deviation of
+    the final accuracies and losses, median throughput, mean epoch time. Only finished runs
+    count; the Status column says how many of the seeds that is."""
+    rows = []
+    for backend, seed_runs in runs.items():
+        finals = [r[-1] for r in seed_runs if r and r[-1].status == "ok" and r[-1].epoch == r[-1].epochs]
+        status = (f"ok ({len(finals)} seed{'s' if len(finals) > 1 else ''})" if len(finals) == len(seed_runs)
+                  else f"{len(finals)}/{len(seed_runs)} seeds finished")
+        if not finals:
+            rows.append({"Model": "-", "Backend": BACKEND_NAMES[backend], **{c: "-" for c in COLUMNS[2:-1]}, "Status": status})
+            continue
+        first = finals[0]
+        rows.append({
+            "Model": f"{first.model} ({first.variant}, {first.mode}{resolution(first)})",
+            "Backend": BACKEND_NAMES[backend],
+            "Training Accuracy": _mean_std([100 * r.train_acc for r in finals], "{:.2f}", "%"),
+            "Validation Accuracy": _mean_std([100 * r.val_acc for r in finals], "{:.2f}", "%"),
+            "Training Loss": _mean_std([r.train_loss for r in finals], "{:.4f}"),
+            "Validation Loss": _mean_std([r.val_loss for r in finals], "{:.4f}"),
+            "Train img/s": f"{statistics.median(r.train_images_per_sec for r in finals):.0f}",
+            "Eval img/s": f"{statistics.median(r.eval_images_per_sec for r in finals):.0f}",
+            "Epoch s": f"{statistics.mean(x.epoch_seconds for r in seed_runs for x in r):.1f}",
+            "Params": f"{first.params_total:,}",
+            "Status": status,
+        })
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _mean_std(values: list[float], number: str, unit: str = "") -> str:
+    if len(values) == 1:
+        return number.format(values[0]) + unit
+    return f"{number.format(statistics.mean(values))} ± {number.format(statistics.stdev(values))}{unit}"
+
+
+def seeds_verdict(runs: dict[str, list[list[EpochRecord]]], tolerance_points: float = STATISTICAL_TOLERANCE) -> str:
+    """Welch's interval of Δ mean validation accuracy over the finished seeds (shared.stats)."""
+    accuracies = {b: [100 * r[-1].val_acc for r in seed_runs
+                      if r and r[-1].status == "ok" and r[-1].epoch == r[-1].epochs]
+                  for b, seed_runs in runs.items()}
+    if set(accuracies) != {"torch", "tensorflow"} or not all(accuracies.values()):
+        return "Parity: not assessed (needs finished runs of both backends)."
+    comparison = compare_means(accuracies["torch"], accuracies["tensorflow"], tolerance_points)
+    return describe(comparison, tolerance_points)
 
 
 def resolution(record: EpochRecord) -> str:

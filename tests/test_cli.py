@@ -1,6 +1,7 @@
 """compare.py end to end, as a user runs it: real processes, real (subset of the) data."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -98,6 +99,9 @@ def test_both_backends_end_to_end(real_data_env, tmp_path):
     assert "| cnn (cifar, scratch) | PyTorch" in result.stdout
     assert "| cnn (cifar, scratch) | TensorFlow/Keras" in result.stdout
     assert "Parity:" in result.stdout
+    for backend in ("torch", "tensorflow"):  # a progress line per epoch, with an ETA until the last
+        assert re.search(rf"\[{backend}\] epoch 1/2  train loss .* img/s  [\d.]+ s  ETA \d+:\d\d:\d\d\n", result.stdout)
+        assert re.search(rf"\[{backend}\] epoch 2/2  train loss .* img/s  [\d.]+ s\n", result.stdout)
 
     [run_dir] = [p for p in out.iterdir() if p.is_dir()]
     cfg = RunConfig.load(run_dir / "config.json")
@@ -175,3 +179,21 @@ def test_image_size_trains_both_backends_at_that_side(real_data_env, tmp_path):
     assert records[1].initial_loss == pytest.approx(records[0].initial_loss, rel=1e-4)
     assert "| resnet18 (imagenet, scratch, 64px) | PyTorch" in _squeezed(result.stdout)
     assert "Start: SAME" in result.stdout and "64×64 input" in result.stdout
+
+
+def test_seeds_give_mean_and_std_and_a_welch_verdict(real_data_env, tmp_path):
+    """--seeds 2: one run folder per seed (seeds 5 and 6), then a table over seeds whose numbers
+    are the records' mean ± std, and the verdict's interval."""
+    out = tmp_path / "results"
+    result = compare("--model", "cnn", "--seeds", "2", "--seed", "5", "--epochs", "1", "--subset", "64",
+                     "--batch-size", "32", "--val-split", "64", "--out", str(out))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run_dirs = sorted(p for p in out.iterdir() if p.is_dir())
+    assert [RunConfig.load(p / "config.json").seed for p in run_dirs] == [5, 6]
+    accuracies = [100 * read_jsonl(p / "torch.jsonl")[0][-1].val_acc for p in run_dirs]
+    mean, std = sum(accuracies) / 2, abs(accuracies[0] - accuracies[1]) / 2 ** 0.5
+    [seeds_file] = out.glob("*-cnn-scratch-cifar-seeds5-6.md")
+    table = _squeezed(seeds_file.read_text())
+    assert f"| cnn (cifar, scratch) | PyTorch | " in table and f"| {mean:.2f} ± {std:.2f}% |" in table
+    assert "| ok (2 seeds) |" in table
+    assert "Welch's t, 2 vs 2 seeds" in seeds_file.read_text() and "mean ± standard deviation over 2 seeds" in result.stdout

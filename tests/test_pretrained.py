@@ -178,10 +178,12 @@ def test_linear_probe_trains_only_the_head_in_both_backends(real_data_env, torch
     features, log = probe("features")
     assert "[torch] train features extracted: 32 images" in log
     assert "[tensorflow] val features extracted: 16 images" in log
+    assert re.search(r"backbone feature extraction PyTorch \d+ img/s, TensorFlow/Keras \d+ img/s", log)
     full, _ = probe("full")
     cached, log = probe("features-again")
     assert "[torch] train features from the cache (1280-d)" in log
     assert "[tensorflow] train features from the cache (1280-d)" in log
+    assert "backbone feature extraction" not in log
 
     for runs in (features, full, cached):
         for records in runs.values():

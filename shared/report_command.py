@@ -1,0 +1,195 @@
+"""`compare.py report`: re-read every stored run — never re-train — and write REPORT.md, its PNG
+figures and a summary.csv regenerated from the records.
+
+    python compare.py report [--runs results/] [--out results/REPORT.md] [--tolerance POINTS]
+
+Runs are grouped into comparisons by everything that makes two runs comparable (model, variant,
+mode, input side, epochs, batch size, optimizer, learning rate, augmentation, weights,
+precision, device, training and validation images); the seeds of a comparison are its samples.
+Rows with different settings are never pooled: they form separate comparisons, and when a
+model appears in several, the report says which settings differ. Anything unreadable (a folder
+without a valid config, a record that fails the schema) is skipped and named.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+
+from shared import figures
+from shared.architectures import INPUT_SIZE
+from shared.config import RunConfig
+from shared.io import atomic_write_text
+from shared.metrics import EpochRecord, read_jsonl
+from shared.report import BACKEND_NAMES, markdown, parity_verdict, seed_rows, seeds_verdict
+from shared.stats import STATISTICAL_TOLERANCE
+
+BACKENDS = ("torch", "tensorflow")
+# What must be equal for two runs to be seeds of one comparison (RunConfig fields).
+SETTINGS = ("model", "variant", "mode", "image_size", "epochs", "batch_size", "optimizer", "lr", "schedule",
+            "weight_decay", "label_smoothing", "augment", "probe", "weights", "precision", "device",
+            "subset", "val_split")
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="compare.py report", description=__doc__.split("\n\n")[0])
+    p.add_argument("--runs", default="results", help="folder of run folders (default: results/)")
+    p.add_argument("--out", help="the report's path (default: RUNS/REPORT.md); figures go beside it")
+    p.add_argument("--tolerance", type=float, default=STATISTICAL_TOLERANCE,
+                   help="parity tolerance in accuracy points for the seeds' interval (default: %(default)s)")
+    return p.parse_args(argv)
+
+
+def collect(runs_dir: Path) -> tuple[dict[tuple, dict[str, dict[int, list[EpochRecord]]]], list[str]]:
+    """{settings key: {backend: {seed: records of the latest run with that seed}}}, and one line
+    per thing skipped."""
+    groups: dict[tuple, dict[str, dict[int, list[EpochRecord]]]] = {}
+    problems = []
+    for run_dir in sorted(p for p in runs_dir.iterdir() if p.is_dir()):
+        if not (run_dir / "config.json").exists():
+            if any(run_dir.glob("*.jsonl")):
+                problems.append(f"{run_dir}: skipped: records without a config.json")
+            continue
+        try:
+            cfg = RunConfig.load(run_dir / "config.json")
+        except (ValueError, TypeError, OSError) as err:
+            problems.append(f"{run_dir}: skipped: config.json unreadable ({str(err).splitlines()[0]})")
+            continue
+        key = tuple((name, getattr(cfg, name)) for name in SETTINGS)
+        for backend in BACKENDS:
+            path = run_dir / f"{backend}.jsonl"
+            if not path.exists():
+                continue
+            records, bad = read_jsonl(path)
+            problems += bad
+            if records:  # sorted folder names start with the time: a later run of a seed replaces it
+                groups.setdefault(key, {}).setdefault(backend, {})[cfg.seed] = records
+    return groups, problems
+
+
+def label(key: tuple) -> str:
+    s = dict(key)
+    size = "" if s["image_size"] == INPUT_SIZE[s["variant"]] else f", {s['image_size']}px"
+    return f"{s['model']} ({s['variant']}, {s['mode']}{size})"
+
+
+def distinguish(keys: list[tuple]) -> tuple[dict[tuple, str], list[str]]:
+    """Each comparison's name; where one model label covers several settings, a number and a
+    note of what differs, so rows with different settings are never read as one comparison."""
+    names, notes = {}, []
+    for name in dict.fromkeys(label(k) for k in keys):
+        same = [k for k in keys if label(k) == name]
+        for i, k in enumerate(same, 1):
+            names[k] = name if len(same) == 1 else f"{name} #{i}"
+        if len(same) > 1:
+            differ = [field for field, _ in same[0] if len({dict(k)[field] for k in same}) > 1]
+            notes.append(f"{name} appears in {len(same)} comparisons with different settings ("
+                         + "; ".join(f"{field}: " + " vs ".join(str(dict(k)[field]) for k in same) for field in differ)
+                         + "): they are not pooled.")
+    return names, notes
+
+
+def settings_text(key: tuple, runs: dict[str, list[list[EpochRecord]]]) -> str:
+    s = dict(key)
+    finals = [r[-1] for seed_runs in runs.values() for r in seed_runs]
+    versions = sorted({f"{BACKEND_NAMES[r.backend]} {r.framework_version}" for r in finals})
+    first = finals[0]
+    parts = [f"{s['image_size']}×{s['image_size']} input", f"{s['epochs']} epochs", f"batch {s['batch_size']}",
+             f"{s['optimizer']} lr {s['lr']:g}", f"{s['schedule']} schedule", f"augment {s['augment']}",
+             f"{s['precision']}", f"{s['device']}", f"train images {first.train_images:,}",
+             f"validation {first.validation} ({first.val_images:,})", ", ".join(versions)]
+    if s["weights"]:
+        parts.append(f"weights {s['weights']}")
+    return "Settings: " + ", ".join(parts) + "."
+
+
+def gap_rows(runs: dict[str, list[list[EpochRecord]]]) -> list[str]:
+    """Generalization gap (training − validation accuracy, points) per backend, mean over seeds."""
+    gaps = []
+    for backend, seed_runs in runs.items():
+        finals = [r[-1] for r in seed_runs if r and r[-1].status == "ok" and r[-1].epoch == r[-1].epochs]
+        gaps.append(f"{sum(100 * (r.train_acc - r.val_acc) for r in finals) / len(finals):+.2f}" if finals else "-")
+    return gaps
+
+
+def write_report(runs_dir: Path, out: Path, tolerance: float) -> tuple[int, list[str]]:
+    """Write REPORT.md, figures/ beside it, and RUNS/summary.csv; (comparisons, problems)."""
+    groups, problems = collect(runs_dir)
+    keys = sorted(groups, key=lambda k: (label(k), str(k)))
+    names, notes = distinguish(keys)
+    figure_dir = out.parent / "figures"
+    accuracy, speed, verdicts, sections, bars = [], [], [], [], []
+    for key in keys:
+        runs = {b: [groups[key][b][seed] for seed in sorted(groups[key][b])] for b in BACKENDS if b in groups[key]}
+        table = seed_rows(runs)
+        table.insert(2, "Seeds", [", ".join(str(s) for s in sorted(groups[key][b])) for b in runs])
+        table["Generalization gap"] = gap_rows(runs)
+        table["Model"] = names[key]
+        peak = [max((r[-1].peak_host_mb for r in runs[b] if r), default=float("nan")) for b in runs]
+        table["Peak RSS MB"] = [f"{p:,.0f}" for p in peak]
+        accuracy.append(table[["Model", "Backend", "Seeds", "Training Accuracy", "Validation Accuracy",
+                               "Training Loss", "Validation Loss", "Generalization gap", "Status"]])
+        speed.append(table[["Model", "Backend", "Train img/s", "Eval img/s", "Epoch s", "Peak RSS MB"]])
+        for backend, train_rate, eval_rate in zip(runs, table["Train img/s"], table["Eval img/s"]):
+            # Only backends with finished seeds; a features probe's img/s measure its head alone.
+            if train_rate != "-" and not (dict(key)["mode"] == "linear-probe" and dict(key)["probe"] == "features"):
+                bars.append(dict(label=names[key], backend=backend, train=float(train_rate), eval=float(eval_rate)))
+        seeds = min(len(v) for v in runs.values())
+        if len(runs) < 2:
+            verdict = "Parity: not assessed (only one backend has runs)."
+        elif seeds >= 2:
+            verdict = seeds_verdict(runs, tolerance)
+        else:
+            verdict = parity_verdict({b: runs[b][-1][-1] for b in runs})
+        verdicts.append(f"- **{names[key]}**: " + verdict.replace("\n", " "))
+        slug = names[key].replace(" ", "").replace("(", "-").replace(")", "").replace(",", "-").replace("#", "-")
+        figures.curves(runs, names[key], figure_dir / f"{slug}.png")
+        sections.append(f"### {names[key]}\n\n{settings_text(key, runs)}\n\n![{names[key]}](figures/{slug}.png)")
+    if bars:
+        figures.throughput(bars, figure_dir / "throughput.png")
+
+    head = (f"# CIFAR-10 in PyTorch and TensorFlow/Keras: report\n\nWritten by `compare.py report` on "
+            f"{time.strftime('%Y-%m-%d %H:%M')} from the {sum(len(g.get(b, {})) for g in groups.values() for b in BACKENDS)} "
+            f"backend runs in `{runs_dir}` ({len(keys)} comparisons); nothing was re-trained. Accuracies and losses "
+            "are the final epoch's, mean ± standard deviation over seeds; throughput is the median over seeds.")
+    parts = [head]
+    if notes:
+        parts.append("\n".join(f"Note: {n}" for n in notes))
+    if accuracy:
+        parts += ["## Accuracy", markdown(pd.concat(accuracy, ignore_index=True)),
+                  "Generalization gap: training − validation accuracy, in points (training accuracy is over the "
+                  "augmented batches as trained).",
+                  "## Throughput", markdown(pd.concat(speed, ignore_index=True))]
+        if bars:
+            parts.append("![throughput](figures/throughput.png)")
+        parts += ["## Parity", "\n".join(verdicts), "## Curves and settings", *sections]
+    else:
+        parts.append("No finished runs found.")
+    if problems:
+        parts += ["## Skipped", "\n".join(f"- {p}" for p in problems)]
+    atomic_write_text(out, "\n\n".join(parts) + "\n")
+    finals = [r[-1] for g in groups.values() for b in g.values() for r in b.values()]
+    if finals:
+        frame = pd.DataFrame([asdict(r) for r in sorted(finals, key=lambda r: (r.run_id, r.backend))])
+        atomic_write_text(runs_dir / "summary.csv", frame.to_csv(index=False))
+    return len(keys), problems
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    runs_dir = Path(args.runs)
+    if not runs_dir.is_dir():
+        print(f"compare.py report: error: --runs {runs_dir} is not a folder", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else runs_dir / "REPORT.md"
+    comparisons, problems = write_report(runs_dir, out, args.tolerance)
+    for problem in problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    print(f"{out}: {comparisons} comparisons, figures in {out.parent / 'figures'}; "
+          f"{runs_dir / 'summary.csv'} regenerated")
+    return 0

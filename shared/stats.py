@@ -1,0 +1,89 @@
+"""Is a difference between the two backends real? Welch's t on per-seed results.
+
+Each seed is one paired draw of the initial weights and batch plan, shared by both backends, but
+the two frameworks' runs are independent samples of "what training gives" — their fp32 round-off
+decorrelates them within an epoch — so the test is Welch's two-sample t (unequal variances), not
+a paired one. The verdict reads the confidence interval of Δ = mean(PyTorch) − mean(Keras):
+
+- agree: the whole interval lies within ± the tolerance;
+- differ: the whole interval lies outside it (on one side);
+- inconclusive: it straddles a bound; `seeds_needed` estimates how many seeds per backend would
+  shrink it enough, assuming the observed spread and difference stay as they are;
+- single run: fewer than two seeds in a backend — no interval exists; Δ only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+# Points of accuracy. Smaller than the single-run tolerance (shared.report), because an interval
+# over seeds has the seed-to-seed noise averaged out.
+STATISTICAL_TOLERANCE = 0.5
+CONFIDENCE = 0.95
+MAX_SEEDS_SUGGESTED = 1000
+
+
+@dataclass(frozen=True)
+class Comparison:
+    delta: float                 # mean(a) − mean(b)
+    low: float | None            # confidence interval of delta (None: a single run)
+    high: float | None
+    verdict: str                 # "agree", "differ", "inconclusive" or "single run"
+    seeds: tuple[int, int]       # samples in a and b
+    seeds_needed: int | None = None
+
+
+def compare_means(a, b, tolerance: float = STATISTICAL_TOLERANCE, confidence: float = CONFIDENCE) -> Comparison:
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    delta = float(a.mean() - b.mean())
+    seeds = (len(a), len(b))
+    if min(seeds) < 2:
+        return Comparison(delta, None, None, "single run", seeds)
+    from scipy import stats  # here, not at the top: it takes a second to import, and --help should not wait
+
+    if a.var(ddof=1) == 0 and b.var(ddof=1) == 0:
+        low = high = delta  # no spread at all: the interval is the point (scipy would give NaN)
+    else:
+        interval = stats.ttest_ind(a, b, equal_var=False).confidence_interval(confidence)
+        low, high = float(interval.low), float(interval.high)
+    if -tolerance <= low and high <= tolerance:
+        return Comparison(delta, low, high, "agree", seeds)
+    if high < -tolerance or low > tolerance:
+        return Comparison(delta, low, high, "differ", seeds)
+    spread = a.var(ddof=1) + b.var(ddof=1)
+    return Comparison(delta, low, high, "inconclusive", seeds,
+                      seeds_needed(spread, abs(abs(delta) - tolerance), confidence, start=max(seeds) + 1))
+
+
+def seeds_needed(spread: float, margin: float, confidence: float, start: int) -> int | None:
+    """Smallest n (seeds per backend) whose interval half-width, t(df = 2n − 2) · √(spread / n),
+    is below the distance between |Δ| and the tolerance; None if Δ sits on the bound or more than
+    MAX_SEEDS_SUGGESTED would be needed."""
+    from scipy import stats
+
+    if margin <= 0:
+        return None
+    for n in range(start, MAX_SEEDS_SUGGESTED + 1):
+        t = stats.t.ppf(0.5 + confidence / 2, 2 * n - 2)
+        if t * math.sqrt(spread / n) < margin:
+            return n
+    return None
+
+
+def describe(c: Comparison, tolerance: float = STATISTICAL_TOLERANCE, confidence: float = CONFIDENCE,
+             what: str = "mean validation accuracy (PyTorch − Keras)") -> str:
+    """One line for a table's verdict."""
+    if c.verdict == "single run":
+        return (f"Parity: no statistical verdict — {c.seeds[0]} and {c.seeds[1]} seed(s); Δ {what} = "
+                f"{c.delta:+.2f} points. Run --seeds 2 or more for a confidence interval.")
+    interval = f"{confidence:.0%} CI [{c.low:+.2f}, {c.high:+.2f}] (Welch's t, {c.seeds[0]} vs {c.seeds[1]} seeds)"
+    reading = {"agree": f"within ±{tolerance:g} points",
+               "differ": f"outside ±{tolerance:g} points",
+               "inconclusive": f"straddles ±{tolerance:g} points — " + (
+                   f"about {c.seeds_needed} seeds per backend would decide it" if c.seeds_needed else
+                   "Δ sits on the bound: no number of seeds decides it" if abs(c.delta) == tolerance else
+                   f"over {MAX_SEEDS_SUGGESTED} seeds per backend would be needed at this spread")}
+    return f"Parity: {c.verdict.upper()} — Δ {what} = {c.delta:+.2f} points, {interval}, {reading[c.verdict]}."
