@@ -6,7 +6,9 @@ backbone outputs: each backend extracts them once (eval mode, the validation bat
 them under $XDG_CACHE_HOME/cifar10-compare/features/, and trains the head on them for all
 epochs. The key holds everything the features depend on — backend and framework version, model,
 variant, the weights' file hash, resolution, normalisation, and which images — so a change of
-any of them extracts anew, and a cached file is never shared between backends.
+any of them extracts anew, and a cached file is never shared between backends. (The dataset's
+own hash needs no place in the key: shared.data accepts only the canonical CIFAR-10, verified by
+the SHA-256 of every array.)
 """
 
 from __future__ import annotations
