@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parent
 PACKAGES = {"torch": "pytorch_impl", "tensorflow": "tensorflow_impl"}
 FRAMEWORK_MODULES = {"torch": ("torch",), "tensorflow": ("tensorflow", "keras")}
 EXIT_BACKEND_FAILED, EXIT_BAD_ARGS, EXIT_DATA, EXIT_WEIGHTS = 1, 2, 3, 4
+current_run: Path | None = None  # the run folder being trained, for the Ctrl-C message
 
 
 def positive_int(text: str) -> int:
@@ -67,7 +68,8 @@ def positive_float(text: str) -> float:
     return value
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def parse_args(argv=None) -> tuple[argparse.Namespace, set[str]]:
+    """The arguments, and the names of those the user gave (not defaults)."""
     p = argparse.ArgumentParser(
         description="Train CIFAR-10 classifiers in PyTorch and TensorFlow/Keras and compare them.",
         epilog="Defaults for epochs, batch size, lr, ... come from the model's recipe "
@@ -112,7 +114,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--tolerance", type=positive_float,
                    help=f"parity tolerance on validation accuracy, in points (default: {DEFAULT_TOLERANCE_POINTS:g} "
                         f"for one seed's Δ, {STATISTICAL_TOLERANCE:g} for the interval of --seeds 2 or more)")
-    return p.parse_args(argv)
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue the unfinished backends of this run folder after their last complete "
+                        "epoch (flags other than --backend and --tolerance must match its config.json)")
+    args = p.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    given = {a.dest for a in p._actions for opt in a.option_strings
+             if any(arg == opt or arg.startswith(opt + "=") for arg in argv)}
+    return args, given
 
 
 def fail(code: int, message: str) -> int:
@@ -171,7 +180,9 @@ def main(argv=None) -> int:
     if argv[:1] == ["report"]:
         from shared.report_command import main as report  # matplotlib: only this command needs it
         return report(argv[1:])
-    args = parse_args(argv)
+    args, given = parse_args(argv)
+    if args.resume:
+        return resume(args, given)
     variant = args.variant or DEFAULT_VARIANT[args.mode]
     if args.weights and args.mode == "scratch":
         return fail(EXIT_BAD_ARGS, "--weights needs --mode finetune or linear-probe")
@@ -254,6 +265,41 @@ def main(argv=None) -> int:
     return EXIT_BACKEND_FAILED if failed else 0
 
 
+def resume(args: argparse.Namespace, given: set[str]) -> int:
+    """--resume RUN_DIR: run the backends of a stored run that have not finished every epoch;
+    each continues after its checkpoint (shared/run.py). Then the run's table, as always."""
+    run_dir = Path(args.resume)
+    if not (run_dir / "config.json").is_file():
+        return fail(EXIT_BAD_ARGS, f"--resume {run_dir}: not a run folder (it has no config.json)")
+    try:
+        cfg = RunConfig.load(run_dir / "config.json")
+    except (ValueError, TypeError) as err:
+        return fail(EXIT_BAD_ARGS, f"--resume {run_dir}: config.json is unreadable ({str(err).splitlines()[0]})")
+    given -= {"resume", "backend", "tolerance"}
+    if "seeds" in given:
+        return fail(EXIT_BAD_ARGS, "--resume continues one run: it does not take --seeds")
+    if "out" in given and Path(args.out).resolve() != run_dir.resolve().parent:
+        return fail(EXIT_BAD_ARGS, f"--resume {run_dir}: --out {args.out} is not the folder that holds the run")
+    conflicts = [f"--{name.replace('_', '-')} {getattr(args, name)} (the run has {getattr(cfg, name)})"
+                 for name in sorted(given - {"out"}) if getattr(args, name) != getattr(cfg, name)]
+    if conflicts:
+        return fail(EXIT_BAD_ARGS, f"--resume {run_dir}: its config does not match {'; '.join(conflicts)}")
+    from shared.data import DataError, load_cifar10
+    try:
+        data = load_cifar10(cfg.data_dir)
+    except DataError as err:
+        return fail(EXIT_DATA, str(err))
+    cfg.out = str(run_dir.parent)
+    backends = list(BACKENDS) if args.backend == "both" else [args.backend]
+    result = run_model(cfg, backends, data.source, len(data.x_train) - (cfg.val_split or 0),
+                       args.tolerance or DEFAULT_TOLERANCE_POINTS, run_dir=run_dir)
+    return result if isinstance(result, int) else (0 if result[2] else EXIT_BACKEND_FAILED)
+
+
+def all_epochs_done(records: list[EpochRecord], cfg: RunConfig) -> bool:
+    return bool(records) and records[-1].epoch == cfg.epochs and records[-1].status == "ok"
+
+
 def seeds_summary(cfg: RunConfig, runs: dict[str, list[list[EpochRecord]]], seeds: list[int], out: Path,
                   tolerance: float) -> tuple[pd.DataFrame, str]:
     """The table over seeds (mean ± std) and the statistical verdict, printed and saved beside
@@ -283,20 +329,26 @@ def settings_line(cfg: RunConfig, n_train: int, finished: list[EpochRecord]) -> 
     return "Settings: " + ", ".join(parts) + "."
 
 
-def run_model(cfg: RunConfig, backends: list[str], source: str, n_train: int, tolerance: float):
-    """Train one model in each backend (own processes), print and save its table.
+def run_model(cfg: RunConfig, backends: list[str], source: str, n_train: int, tolerance: float,
+              run_dir: Path | None = None):
+    """Train one model in each backend (own processes), print and save its table; with run_dir,
+    resume that run instead (backends that finished are left as they are).
     Returns (table rows, parity verdict, whether every backend finished, the records per
-    backend), or an exit code when
-    the pretrained weights cannot be used (the run folder is then removed: nothing ran)."""
+    backend), or an exit code when the pretrained weights cannot be used (the run folder is then
+    removed: nothing ran)."""
+    global current_run
     out = Path(cfg.out)
-    run_dir = new_run_dir(out, cfg)
-    cfg.save(run_dir / "config.json")
-    print(f"run {cfg.run_id}: {cfg.model} ({cfg.variant}, {cfg.mode}, {cfg.image_size}×{cfg.image_size}), {cfg.epochs} epochs, "
+    resuming = run_dir is not None
+    if not resuming:
+        run_dir = new_run_dir(out, cfg)
+        cfg.save(run_dir / "config.json")
+    current_run = run_dir
+    print(f"{'resume' if resuming else 'run'} {cfg.run_id}: {cfg.model} ({cfg.variant}, {cfg.mode}, {cfg.image_size}×{cfg.image_size}), {cfg.epochs} epochs, "
           f"batch {cfg.batch_size}, {cfg.optimizer}, {cfg.precision}, {cfg.device}; data: {source}",
           flush=True)
 
     reasons: dict[str, str] = {}
-    if installed("torch"):
+    if not resuming and installed("torch"):
         code, last = run_process(["-m", "pytorch_impl.init_weights", str(run_dir)])
         if code != 0 and cfg.pretrained:
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -308,6 +360,10 @@ def run_model(cfg: RunConfig, backends: list[str], source: str, n_train: int, to
         if not installed(backend):
             reasons[backend] = f"failed: {'/'.join(FRAMEWORK_MODULES[backend])} not installed"
             print(f"[{backend}] skipped: {reasons[backend]}", file=sys.stderr)
+            continue
+        path = run_dir / f"{backend}.jsonl"
+        if resuming and path.exists() and all_epochs_done(read_jsonl(path)[0], cfg):
+            print(f"[{backend}] already finished all {cfg.epochs} epochs", flush=True)
             continue
         code, last = run_process(["-m", PACKAGES[backend], str(run_dir)])
         if code != 0:
@@ -338,6 +394,9 @@ def run_model(cfg: RunConfig, backends: list[str], source: str, n_train: int, to
                   file=sys.stderr)
     print(f"\nresults: {run_dir}  (summary: {out / 'summary.csv'})", flush=True)
     ok = all(r is not None and r.status == "ok" and r.epoch == r.epochs for r in finals.values())
+    if any(r is not None and r.status == "ok" and r.epoch < r.epochs for r in finals.values()):
+        print(f"to continue the unfinished epochs: python compare.py --resume {run_dir}", flush=True)
+    current_run = None
     return rows, verdict, ok and not reasons, runs
 
 
@@ -345,5 +404,6 @@ if __name__ == "__main__":
     try:
         raise SystemExit(main())
     except KeyboardInterrupt:  # the backend processes got the same Ctrl-C and stop on their own
-        print("compare.py: interrupted", file=sys.stderr)
+        print("compare.py: interrupted" + (f"; finished epochs are saved, continue with: python compare.py "
+                                           f"--resume {current_run}" if current_run else ""), file=sys.stderr)
         raise SystemExit(130) from None

@@ -21,6 +21,7 @@ from shared.run import (INITIAL_WEIGHTS, RecordWriter, Split, first_batch, initi
                         load_split, normalization, print_epoch)
 from shared.weights_io import load_arrays
 
+from . import checkpoint
 from .data import to_batch, to_labels
 from .models import build_model, count_params, freeze_backbone
 from .optim import make_loss, make_optimizer, set_learning_rate
@@ -114,11 +115,16 @@ def train(cfg: RunConfig, run_dir: Path) -> int:
                           device=str(device), params=count_params(model), init=init, split=split,
                           initial_loss=initial_loss(model, loss_fn, split, cfg, device))
     if cfg.mode == "linear-probe" and cfg.probe == "features":
+        writer.keep_through(0)  # the head trains in seconds on cached features: a resume restarts it
         return train_probe(model, cfg, split, writer, init, device)
     optimizer = make_optimizer(model, cfg)
+    done = checkpoint.restore(run_dir, model, optimizer)
+    writer.keep_through(done)
+    if done:
+        print(f"[torch] resumed after epoch {done} from {checkpoint.checkpoint_path(run_dir)}", flush=True)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    for epoch in range(1, cfg.epochs + 1):
+    for epoch in range(done + 1, cfg.epochs + 1):
         start = time.perf_counter()
         train_loss, train_acc, train_ips = train_epoch(model, optimizer, loss_fn, split, cfg, epoch, device)
         val_loss, val_acc, eval_ips = evaluate(model, loss_fn, split.x_val, split.y_val, cfg, device)
@@ -132,4 +138,5 @@ def train(cfg: RunConfig, run_dir: Path) -> int:
         if not math.isfinite(train_loss):
             print(f"[torch] diverged: train loss {train_loss} in epoch {epoch}", file=sys.stderr)
             return 1
+        checkpoint.save(run_dir, model, optimizer, epoch)
     return 0

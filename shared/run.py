@@ -2,8 +2,14 @@
 write the per-epoch records, and report a failure in one line.
 
 A run folder holds config.json, initial_weights.npz (PyTorch's initial weights, when PyTorch is
-installed), <backend>.jsonl (one EpochRecord per epoch), <backend>.log (a traceback, if the
-backend crashed) and table.md.
+installed), <backend>.jsonl (one EpochRecord per epoch), <backend>.ckpt (the backend's state after
+its last complete epoch), <backend>.log (a traceback, if the backend crashed) and table.md.
+
+Resuming: a backend process started on a run folder that holds its checkpoint continues after
+the checkpoint's epoch (model, optimizer, RNG state; the batch plan and the schedule are functions
+of the epoch and step, so they need no state), and drops any record of a later epoch (written
+before a crash that came before the checkpoint). A killed run therefore loses at most the epoch
+it was in, and its resumed records equal those of an uninterrupted run (tested).
 """
 
 from __future__ import annotations
@@ -19,8 +25,8 @@ import numpy as np
 from shared.batch_plan import epoch_plan, train_batch
 from shared.config import RunConfig
 from shared.data import load_cifar10, subset_indices, train_val_split
-from shared.io import append_line_durably
-from shared.metrics import SCHEMA_VERSION, EpochRecord, peak_host_mb
+from shared.io import append_line_durably, atomic_write_text
+from shared.metrics import SCHEMA_VERSION, EpochRecord, peak_host_mb, read_jsonl
 
 # Per-channel mean and std of the 50,000 training images, in 0..255 pixel units.
 CIFAR10_MEAN = (125.306918, 122.950394, 113.865383)
@@ -32,6 +38,7 @@ IMAGENET_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
 IMAGENET_STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
 
 INITIAL_WEIGHTS = "initial_weights.npz"
+CHECKPOINT = "{backend}.ckpt"
 # Where the initial weights came from, as the records' `init` field says it (written beside them).
 INITIAL_WEIGHTS_SOURCE = "initial_weights.txt"
 
@@ -93,6 +100,15 @@ class RecordWriter:
             validation=split.validation, train_images=len(split.x_train),
             val_images=len(split.x_val), probe=cfg.probe if cfg.mode == "linear-probe" else None,
             initial_loss=initial_loss, image_size=cfg.image_size)
+
+    def keep_through(self, epoch: int) -> None:
+        """Keep the valid records of epochs 1..epoch and nothing else (atomically): a resumed
+        backend then continues a clean file."""
+        if not self.path.exists():
+            return
+        records, _ = read_jsonl(self.path)
+        kept = [r for r in records if r.epoch <= epoch]
+        atomic_write_text(self.path, "".join(r.to_json() + "\n" for r in kept))
 
     def write(self, *, epoch: int, train_loss: float, train_acc: float, val_loss: float,
               val_acc: float, epoch_seconds: float, train_images_per_sec: float,

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 import keras
 
 from shared.config import RunConfig
 from shared.metrics import steady_images_per_sec
 from shared.run import RecordWriter, print_epoch
+
+from . import checkpoint
 
 
 class EpochRecorder(keras.callbacks.Callback):
@@ -20,10 +23,11 @@ class EpochRecorder(keras.callbacks.Callback):
     through on_test_begin/on_test_end, which fit calls for validation_data."""
 
     def __init__(self, cfg: RunConfig, writer: RecordWriter, steps: int, val_images: int,
-                 feature_images_per_sec: float | None = None):
+                 feature_images_per_sec: float | None = None, checkpoint_dir: Path | None = None):
         super().__init__()
         self.cfg, self.writer, self.steps, self.val_images = cfg, writer, steps, val_images
         self.feature_images_per_sec = feature_images_per_sec
+        self.checkpoint_dir = checkpoint_dir  # where the state after each epoch goes (None: nowhere)
         self.diverged = False
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -59,3 +63,5 @@ class EpochRecorder(keras.callbacks.Callback):
         if not math.isfinite(record.train_loss):
             self.diverged = True
             self.model.stop_training = True
+        elif self.checkpoint_dir is not None:
+            checkpoint.save(self.checkpoint_dir, self.model, epoch + 1)

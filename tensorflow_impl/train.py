@@ -19,6 +19,7 @@ from shared.run import (INITIAL_WEIGHTS, RecordWriter, Split, first_batch, initi
                         load_split, normalization)
 from shared.weights_io import load_arrays
 
+from . import checkpoint
 from .callbacks import EpochRecorder
 from .data import eval_dataset, to_batch, training_dataset
 from .models import build_model, count_params, freeze_backbone
@@ -54,15 +55,23 @@ def train(cfg: RunConfig, run_dir: Path) -> int:
     writer = RecordWriter(cfg, run_dir, backend="tensorflow", framework_version=tf.__version__,
                           device=cfg.device, params=count_params(model), init=init, split=split,
                           initial_loss=initial_loss(model, loss, split, cfg))
-    if cfg.mode == "linear-probe" and cfg.probe == "features":
+    features_probe = cfg.mode == "linear-probe" and cfg.probe == "features"
+    if features_probe:
         model, train_data, val_data, feature_rate = probe_datasets(model, cfg, split, init)
-    else:
-        train_data, val_data, feature_rate = training_dataset(split, cfg), eval_dataset(split.x_val, split.y_val, cfg), None
     model.compile(optimizer=make_optimizer(cfg), loss=loss,
                   metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
+    # The head of a features probe trains in seconds on cached features: a resume restarts it.
+    done = 0 if features_probe else checkpoint.restore(run_dir, model)
+    writer.keep_through(done)
+    if done:
+        print(f"[tensorflow] resumed after epoch {done} from {checkpoint.checkpoint_path(run_dir)}", flush=True)
+    if not features_probe:
+        train_data = training_dataset(split, cfg, first_epoch=done + 1)
+        val_data, feature_rate = eval_dataset(split.x_val, split.y_val, cfg), None
     steps = steps_per_epoch(len(split.x_train), cfg.batch_size)
-    recorder = EpochRecorder(cfg, writer, steps, len(split.x_val), feature_rate)
-    model.fit(train_data, epochs=cfg.epochs, steps_per_epoch=steps, validation_data=val_data,
+    recorder = EpochRecorder(cfg, writer, steps, len(split.x_val), feature_rate,
+                             checkpoint_dir=None if features_probe else run_dir)
+    model.fit(train_data, initial_epoch=done, epochs=cfg.epochs, steps_per_epoch=steps, validation_data=val_data,
               callbacks=[recorder], shuffle=False, verbose=1 if sys.stdout.isatty() else 0)
     if recorder.diverged:
         print("[tensorflow] diverged: non-finite training loss", file=sys.stderr)

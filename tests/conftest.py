@@ -34,3 +34,14 @@ def real_data_env(monkeypatch, session_cache):
     monkeypatch.setenv("CIFAR10_DATA", REAL_DATA)
     monkeypatch.setenv("XDG_CACHE_HOME", str(session_cache))
     return REAL_DATA
+
+
+@pytest.fixture(scope="module")
+def real_data_env_module(session_cache):
+    """real_data_env for a module-scoped fixture (one run shared by several tests)."""
+    if not Path(REAL_DATA).exists():
+        pytest.skip(f"real CIFAR-10 not found at {REAL_DATA}")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CIFAR10_DATA", REAL_DATA)
+        patch.setenv("XDG_CACHE_HOME", str(session_cache))
+        yield REAL_DATA

@@ -1,0 +1,86 @@
+"""Kill a run for real (SIGKILL, mid-epoch), resume it, and get exactly the records of a run that
+was never interrupted — in each backend."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from shared.metrics import read_jsonl
+
+from conftest import ROOT
+from test_cli import compare
+
+RUN = ["--model", "cnn", "--epochs", "3", "--subset", "1024", "--batch-size", "64", "--lr", "0.05",
+       "--val-split", "256"]
+FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "initial_loss", "init")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(real_data_env_module, tmp_path_factory):
+    out = tmp_path_factory.mktemp("uninterrupted")
+    result = compare(*RUN, "--backend", "both", "--out", str(out))
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    [run_dir] = [p for p in out.iterdir() if p.is_dir()]
+    return {b: read_jsonl(run_dir / f"{b}.jsonl")[0] for b in ("torch", "tensorflow")}
+
+
+def kill_during_second_epoch(out, backend):
+    """Start a run of one backend, SIGKILL its whole process group once epoch 1 is saved and
+    epoch 2 has begun; return the run folder."""
+    proc = subprocess.Popen([sys.executable, str(ROOT / "compare.py"), *RUN, "--backend", backend, "--out", str(out)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        runs = [p for p in out.iterdir() if p.is_dir()] if out.exists() else []
+        if runs and (runs[0] / f"{backend}.ckpt").exists():
+            break
+        assert proc.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.05)
+    time.sleep(1.0)  # into epoch 2 (an epoch takes several seconds here)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return runs[0]
+
+
+@pytest.mark.parametrize("backend", ["torch", "tensorflow"])
+def test_killed_run_resumes_to_the_uninterrupted_records(uninterrupted, tmp_path, backend):
+    run_dir = kill_during_second_epoch(tmp_path / "results", backend)
+    killed, _ = read_jsonl(run_dir / f"{backend}.jsonl")
+    assert 1 <= len(killed) < 3  # killed for real, before the end
+
+    result = compare("--resume", str(run_dir), "--backend", backend)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert f"[{backend}] resumed after epoch {len(killed)}" in result.stdout
+    resumed, problems = read_jsonl(run_dir / f"{backend}.jsonl")
+    assert problems == []
+    assert [[getattr(r, f) for f in FIELDS] for r in resumed] == \
+           [[getattr(r, f) for f in FIELDS] for r in uninterrupted[backend]]
+
+
+def test_resuming_a_finished_run_trains_nothing(uninterrupted, tmp_path):
+    run_dir = kill_during_second_epoch(tmp_path / "results", "torch")
+    compare("--resume", str(run_dir), "--backend", "torch")
+    again = compare("--resume", str(run_dir), "--backend", "torch")
+    assert again.returncode == 0 and "[torch] already finished all 3 epochs" in again.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "5"], "its config does not match --epochs 5 (the run has 3)"),
+    (["--seeds", "2"], "it does not take --seeds"),
+])
+def test_resume_refuses_arguments_that_contradict_the_run(tmp_path, args, message):
+    from shared.config import resolve
+    run_dir = tmp_path / "results" / "20261127-000000-cnn-seed0-abcd"
+    run_dir.mkdir(parents=True)
+    resolve("cnn", epochs=3).save(run_dir / "config.json")
+    result = compare("--resume", str(run_dir), *args)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_resume_of_a_folder_that_is_not_a_run_exits_2(tmp_path):
+    result = compare("--resume", str(tmp_path))
+    assert result.returncode == 2 and "not a run folder (it has no config.json)" in result.stderr
