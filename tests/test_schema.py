@@ -88,6 +88,13 @@ def test_recipes_per_mode():
     assert resolve("vit", "finetune", variant="cifar").variant == "cifar"
 
 
+def test_eval_batch_follows_the_input_side():
+    assert resolve("cnn").eval_batch_size == 500
+    assert resolve("mobilenet", "finetune").eval_batch_size == 25
+    assert resolve("resnet18", "finetune", image_size=128).eval_batch_size == 76
+    assert resolve("resnet18", "finetune", eval_batch_size=64).eval_batch_size == 64
+
+
 def test_resolve_uses_recipe_then_overrides_and_rejects_unknown_models():
     cfg = resolve("cnn", epochs=3, lr=None)
     assert cfg.epochs == 3 and cfg.lr == resolve("cnn").lr
