@@ -315,8 +315,8 @@ def seeds_summary(cfg: RunConfig, runs: dict[str, list[list[EpochRecord]]], seed
 
 
 def settings_line(cfg: RunConfig, n_train: int, finished: list[EpochRecord]) -> str:
-    parts = [f"{cfg.image_size}×{cfg.image_size} input", f"{cfg.epochs} epochs", f"batch {cfg.batch_size}", f"{cfg.optimizer} lr {cfg.lr:g}",
-             f"augment {cfg.augment}", cfg.precision, cfg.device, f"seed {cfg.seed}",
+    parts = [f"{cfg.image_size}×{cfg.image_size} input", f"{cfg.epochs} epochs", f"batch {cfg.batch_size}",
+             f"{cfg.optimizer} lr {cfg.lr:g}", f"augment {cfg.augment}", cfg.precision, cfg.device, f"seed {cfg.seed}",
              f"train images {cfg.subset or n_train}",
              f"validation {'holdout ' + str(cfg.val_split) if cfg.val_split else 'test set (10,000)'}"]
     parts += [f"initial weights {init}" for init in sorted({r.init for r in finished})]

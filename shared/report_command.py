@@ -186,6 +186,10 @@ def main(argv=None) -> int:
     if not runs_dir.is_dir():
         print(f"compare.py report: error: --runs {runs_dir} is not a folder", file=sys.stderr)
         return 2
+    if not args.tolerance > 0:
+        print(f"compare.py report: error: --tolerance {args.tolerance} must be a positive number of points",
+              file=sys.stderr)
+        return 2
     out = Path(args.out) if args.out else runs_dir / "REPORT.md"
     comparisons, problems = write_report(runs_dir, out, args.tolerance)
     for problem in problems:

@@ -91,6 +91,10 @@ def test_report_regenerates_summary_csv_from_the_runs(runs):
     assert set(frame.columns) >= {"run_id", "backend", "val_acc"} and (frame.epoch == frame.epochs).all()
 
 
-def test_report_of_a_missing_folder_exits_2(tmp_path):
-    result = compare("report", "--runs", str(tmp_path / "nowhere"))
-    assert result.returncode == 2 and "is not a folder" in result.stderr and "Traceback" not in result.stderr
+@pytest.mark.parametrize("args, message", [
+    (["--runs", "nowhere"], "--runs nowhere is not a folder"),
+    (["--tolerance", "-1"], "--tolerance -1.0 must be a positive number of points"),
+])
+def test_report_bad_arguments_exit_2(tmp_path, args, message):
+    result = compare("report", "--runs", str(tmp_path), *args)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
