@@ -358,7 +358,8 @@ def run_model(cfg: RunConfig, backends: list[str], source: str, n_train: int, to
                   file=sys.stderr)
     for backend in backends:
         if not installed(backend):
-            reasons[backend] = f"failed: {'/'.join(FRAMEWORK_MODULES[backend])} not installed"
+            reasons[backend] = (f"failed: {'/'.join(FRAMEWORK_MODULES[backend])} not installed "
+                                f"(pip install -r requirements.txt installs both frameworks)")
             print(f"[{backend}] skipped: {reasons[backend]}", file=sys.stderr)
             continue
         path = run_dir / f"{backend}.jsonl"
