@@ -100,6 +100,10 @@ def train_epoch(model, optimizer, loss_fn, split: Split, cfg: RunConfig, epoch: 
 def train(cfg: RunConfig, run_dir: Path) -> int:
     torch.manual_seed(cfg.seed)
     device = torch.device(cfg.device)
+    if device.type == "cpu":
+        # Same seed, same records (tested). On a GPU the deterministic kernels cost speed, so
+        # they stay off there (README, "When things go wrong").
+        torch.use_deterministic_algorithms(True, warn_only=True)
     split = load_split(cfg)
     model = build_model(cfg.model, variant=cfg.variant, num_classes=cfg.num_classes, image_size=cfg.image_size)
     init_path = Path(run_dir) / INITIAL_WEIGHTS

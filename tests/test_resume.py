@@ -1,5 +1,5 @@
 """Kill a run for real (SIGKILL, mid-epoch), resume it, and get exactly the records of a run that
-was never interrupted — in each backend."""
+was never interrupted — in each backend; and the same seed twice gives the same records."""
 
 import os
 import signal
@@ -59,6 +59,17 @@ def test_killed_run_resumes_to_the_uninterrupted_records(uninterrupted, tmp_path
     assert problems == []
     assert [[getattr(r, f) for f in FIELDS] for r in resumed] == \
            [[getattr(r, f) for f in FIELDS] for r in uninterrupted[backend]]
+
+
+def test_the_same_seed_twice_gives_identical_records(uninterrupted, real_data_env, tmp_path):
+    out = tmp_path / "again"
+    result = compare(*RUN, "--backend", "both", "--out", str(out))
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    [run_dir] = [p for p in out.iterdir() if p.is_dir()]
+    for backend in ("torch", "tensorflow"):
+        again, _ = read_jsonl(run_dir / f"{backend}.jsonl")
+        assert [[getattr(r, f) for f in FIELDS] for r in again] == \
+               [[getattr(r, f) for f in FIELDS] for r in uninterrupted[backend]]
 
 
 def test_resuming_a_finished_run_trains_nothing(uninterrupted, tmp_path):
