@@ -36,7 +36,7 @@ from shared.architectures import RESIZABLE, input_size
 from shared.config import (AUGMENTS, BACKENDS, DEFAULT_VARIANT, DEVICES, MODEL_VARIANTS, MODELS, MODES,
                            PRECISIONS, PROBES, RECIPES, VARIANTS, RunConfig, resolve)
 from shared.io import atomic_write_text
-from shared.metrics import EpochRecord, read_jsonl
+from shared.metrics import EpochRecord, finished, read_jsonl
 from shared.report import (BACKEND_NAMES, DEFAULT_TOLERANCE_POINTS, append_summary, markdown,
                            parity_verdict, seed_rows, seeds_verdict, table_rows)
 from shared.stats import STATISTICAL_TOLERANCE
@@ -296,10 +296,6 @@ def resume(args: argparse.Namespace, given: set[str]) -> int:
     return result if isinstance(result, int) else (0 if result[2] else EXIT_BACKEND_FAILED)
 
 
-def all_epochs_done(records: list[EpochRecord], cfg: RunConfig) -> bool:
-    return bool(records) and records[-1].epoch == cfg.epochs and records[-1].status == "ok"
-
-
 def seeds_summary(cfg: RunConfig, runs: dict[str, list[list[EpochRecord]]], seeds: list[int], out: Path,
                   tolerance: float) -> tuple[pd.DataFrame, str]:
     """The table over seeds (mean ± std) and the statistical verdict, printed and saved beside
@@ -314,15 +310,15 @@ def seeds_summary(cfg: RunConfig, runs: dict[str, list[list[EpochRecord]]], seed
     return rows, verdict
 
 
-def settings_line(cfg: RunConfig, n_train: int, finished: list[EpochRecord]) -> str:
+def settings_line(cfg: RunConfig, n_train: int, last: list[EpochRecord]) -> str:
     parts = [f"{cfg.image_size}×{cfg.image_size} input", f"{cfg.epochs} epochs", f"batch {cfg.batch_size}",
              f"{cfg.optimizer} lr {cfg.lr:g}", f"augment {cfg.augment}", cfg.precision, cfg.device, f"seed {cfg.seed}",
              f"train images {cfg.subset or n_train}",
              f"validation {'holdout ' + str(cfg.val_split) if cfg.val_split else 'test set (10,000)'}"]
-    parts += [f"initial weights {init}" for init in sorted({r.init for r in finished})]
+    parts += [f"initial weights {init}" for init in sorted({r.init for r in last})]
     if cfg.mode == "linear-probe":
         parts.append("head trained on cached features" if cfg.probe == "features" else "whole frozen model run every step")
-        rates = [f"{BACKEND_NAMES[r.backend]} {r.feature_images_per_sec:.0f} img/s" for r in finished
+        rates = [f"{BACKEND_NAMES[r.backend]} {r.feature_images_per_sec:.0f} img/s" for r in last
                  if r.feature_images_per_sec is not None]
         if rates:  # the img/s columns then measure the head alone
             parts.append(f"backbone feature extraction {', '.join(rates)}")
@@ -363,7 +359,7 @@ def run_model(cfg: RunConfig, backends: list[str], source: str, n_train: int, to
             print(f"[{backend}] skipped: {reasons[backend]}", file=sys.stderr)
             continue
         path = run_dir / f"{backend}.jsonl"
-        if resuming and path.exists() and all_epochs_done(read_jsonl(path)[0], cfg):
+        if resuming and path.exists() and finished(read_jsonl(path)[0]):
             print(f"[{backend}] already finished all {cfg.epochs} epochs", flush=True)
             continue
         code, last = run_process(["-m", PACKAGES[backend], str(run_dir)])
@@ -381,14 +377,14 @@ def run_model(cfg: RunConfig, backends: list[str], source: str, n_train: int, to
     rows = table_rows(runs, cfg.model, reasons)
     finals = {b: (r[-1] if r else None) for b, r in runs.items()}
     verdict = parity_verdict(finals, tolerance) if len(backends) == 2 else ""
-    finished = [r for r in finals.values() if r is not None]
-    settings = settings_line(cfg, n_train, finished)
+    last = [r for r in finals.values() if r is not None]
+    settings = settings_line(cfg, n_train, last)
     report = "\n\n".join(filter(None, [markdown(rows), verdict, settings]))
     print("\n" + report)
     atomic_write_text(run_dir / "table.md", f"# Run {cfg.run_id}\n\n{report}\n")
-    if finished:
+    if last:
         try:
-            append_summary(out / "summary.csv", finished)
+            append_summary(out / "summary.csv", last)
         except (ValueError, OSError, UnicodeDecodeError) as err:  # pandas' parser errors are ValueErrors
             print(f"warning: {out / 'summary.csv'} left as it was ({type(err).__name__}: "
                   f"{str(err).splitlines()[0] if str(err) else ''}); this run's records are in {run_dir}",

@@ -123,6 +123,11 @@ def read_jsonl(path) -> tuple[list[EpochRecord], list[str]]:
     return records, problems
 
 
+def finished(records: list[EpochRecord]) -> bool:
+    """Whether one backend's run trained every epoch it was set to, without diverging."""
+    return bool(records) and records[-1].status == "ok" and records[-1].epoch == records[-1].epochs
+
+
 def steady_images_per_sec(steps: int, warmup_batches: int, batch_size: int, seconds: float | None) -> float:
     """Images per second over the batches after the warm-up ones, timed from the end of batch
     `warmup_batches` to the end of the last one; NaN when the epoch is too short to time."""

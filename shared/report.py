@@ -12,7 +12,7 @@ import pandas as pd
 
 from shared.architectures import INPUT_SIZE
 from shared.io import atomic_write_text
-from shared.metrics import EpochRecord
+from shared.metrics import EpochRecord, finished
 from shared.stats import STATISTICAL_TOLERANCE, compare_means, describe
 
 BACKEND_NAMES = {"torch": "PyTorch", "tensorflow": "TensorFlow/Keras"}
@@ -35,7 +35,7 @@ def table_rows(runs: dict[str, list[EpochRecord]], model: str, reasons: dict[str
                          **{c: "-" for c in COLUMNS[2:-1]}, "Status": reasons.get(backend, "failed")})
             continue
         rows.append({
-            "Model": f"{record.model} ({record.variant}, {record.mode}{resolution(record)})",
+            "Model": f"{record.model} ({record.variant}, {record.mode}{resolution(record.variant, record.image_size)})",
             "Backend": BACKEND_NAMES[backend],
             "Training Accuracy": f"{100 * record.train_acc:.2f}%",
             "Validation Accuracy": f"{100 * record.val_acc:.2f}%",
@@ -58,7 +58,7 @@ def seed_rows(runs: dict[str, list[list[EpochRecord]]]) -> pd.DataFrame:
     count; the Status column says how many of the seeds that is."""
     rows = []
     for backend, seed_runs in runs.items():
-        finals = [r[-1] for r in seed_runs if r and r[-1].status == "ok" and r[-1].epoch == r[-1].epochs]
+        finals = [r[-1] for r in seed_runs if finished(r)]
         status = (f"ok ({len(finals)} seed{'s' if len(finals) > 1 else ''})" if len(finals) == len(seed_runs)
                   else f"{len(finals)}/{len(seed_runs)} seeds finished")
         if not finals:
@@ -66,7 +66,7 @@ def seed_rows(runs: dict[str, list[list[EpochRecord]]]) -> pd.DataFrame:
             continue
         first = finals[0]
         rows.append({
-            "Model": f"{first.model} ({first.variant}, {first.mode}{resolution(first)})",
+            "Model": f"{first.model} ({first.variant}, {first.mode}{resolution(first.variant, first.image_size)})",
             "Backend": BACKEND_NAMES[backend],
             "Training Accuracy": _mean_std([100 * r.train_acc for r in finals], "{:.2f}", "%"),
             "Validation Accuracy": _mean_std([100 * r.val_acc for r in finals], "{:.2f}", "%"),
@@ -89,18 +89,16 @@ def _mean_std(values: list[float], number: str, unit: str = "") -> str:
 
 def seeds_verdict(runs: dict[str, list[list[EpochRecord]]], tolerance_points: float = STATISTICAL_TOLERANCE) -> str:
     """Welch's interval of Δ mean validation accuracy over the finished seeds (shared.stats)."""
-    accuracies = {b: [100 * r[-1].val_acc for r in seed_runs
-                      if r and r[-1].status == "ok" and r[-1].epoch == r[-1].epochs]
-                  for b, seed_runs in runs.items()}
+    accuracies = {b: [100 * r[-1].val_acc for r in seed_runs if finished(r)] for b, seed_runs in runs.items()}
     if set(accuracies) != {"torch", "tensorflow"} or not all(accuracies.values()):
         return "Parity: not assessed (needs finished runs of both backends)."
     comparison = compare_means(accuracies["torch"], accuracies["tensorflow"], tolerance_points)
     return describe(comparison, tolerance_points)
 
 
-def resolution(record: EpochRecord) -> str:
+def resolution(variant: str, image_size: int | None) -> str:
     """", 128px" when the model read another side than its variant's (--image-size), else ""."""
-    return "" if record.image_size in (None, INPUT_SIZE[record.variant]) else f", {record.image_size}px"
+    return "" if image_size in (None, INPUT_SIZE[variant]) else f", {image_size}px"
 
 
 def markdown(frame: pd.DataFrame) -> str:

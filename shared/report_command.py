@@ -22,11 +22,10 @@ from pathlib import Path
 import pandas as pd
 
 from shared import figures
-from shared.architectures import INPUT_SIZE
 from shared.config import RunConfig
 from shared.io import atomic_write_text
-from shared.metrics import EpochRecord, read_jsonl
-from shared.report import BACKEND_NAMES, markdown, parity_verdict, seed_rows, seeds_verdict
+from shared.metrics import EpochRecord, finished, read_jsonl
+from shared.report import BACKEND_NAMES, markdown, parity_verdict, resolution, seed_rows, seeds_verdict
 from shared.stats import STATISTICAL_TOLERANCE
 
 BACKENDS = ("torch", "tensorflow")
@@ -74,8 +73,7 @@ def collect(runs_dir: Path) -> tuple[dict[tuple, dict[str, dict[int, list[EpochR
 
 def label(key: tuple) -> str:
     s = dict(key)
-    size = "" if s["image_size"] == INPUT_SIZE[s["variant"]] else f", {s['image_size']}px"
-    return f"{s['model']} ({s['variant']}, {s['mode']}{size})"
+    return f"{s['model']} ({s['variant']}, {s['mode']}{resolution(s['variant'], s['image_size'])})"
 
 
 def distinguish(keys: list[tuple]) -> tuple[dict[tuple, str], list[str]]:
@@ -112,7 +110,7 @@ def gap_rows(runs: dict[str, list[list[EpochRecord]]]) -> list[str]:
     """Generalization gap (training − validation accuracy, points) per backend, mean over seeds."""
     gaps = []
     for backend, seed_runs in runs.items():
-        finals = [r[-1] for r in seed_runs if r and r[-1].status == "ok" and r[-1].epoch == r[-1].epochs]
+        finals = [r[-1] for r in seed_runs if finished(r)]
         gaps.append(f"{sum(100 * (r.train_acc - r.val_acc) for r in finals) / len(finals):+.2f}" if finals else "-")
     return gaps
 

@@ -18,6 +18,7 @@ import math
 import sys
 import traceback
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -127,12 +128,12 @@ class RecordWriter:
 
 def print_epoch(record: EpochRecord) -> None:
     """One progress line per epoch; the ETA assumes the remaining epochs take as long as this one."""
-    eta = record.epoch_seconds * (record.epochs - record.epoch)
+    eta = timedelta(seconds=round(record.epoch_seconds * (record.epochs - record.epoch)))
     print(f"[{record.backend}] epoch {record.epoch}/{record.epochs}  "
           f"train loss {record.train_loss:.4f} acc {100 * record.train_acc:.2f}%  "
           f"val loss {record.val_loss:.4f} acc {100 * record.val_acc:.2f}%  "
           f"{record.train_images_per_sec:.0f} img/s  {record.epoch_seconds:.1f} s"
-          + (f"  ETA {int(eta // 3600)}:{int(eta % 3600 // 60):02d}:{int(eta % 60):02d}" if eta > 0 else ""),
+          + (f"  ETA {eta}" if eta else ""),
           flush=True)
 
 
