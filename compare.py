@@ -25,6 +25,7 @@ import importlib.util
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -157,11 +158,34 @@ def run_process(args: list[str]) -> tuple[int, str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
     last = ""
-    for line in proc.stderr:
-        sys.stderr.write(line)
-        if line.strip():
-            last = line.strip()
-    return proc.wait(), last
+    try:
+        for line in proc.stderr:
+            sys.stderr.write(line)
+            if line.strip():
+                last = line.strip()
+        return proc.wait(), last
+    except KeyboardInterrupt:
+        stop_backend(proc)
+        raise
+
+
+def stop_backend(proc: subprocess.Popen, grace_s: float = 5.0) -> None:
+    """After a Ctrl-C, let the backend process end before compare.py does, so nothing outlives it.
+
+    A terminal's Ctrl-C reaches the backend too (same process group) and it stops on its own; a
+    SIGINT sent to compare.py alone is passed on after a grace period; a backend that ignores it
+    is killed (its last checkpoint and records are whole either way: both are written atomically).
+    """
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    sys.stderr.write(proc.stderr.read())
 
 
 def parity(argv: list[str]) -> int:

@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -33,7 +34,8 @@ def test_help_imports_no_framework():
     (["--model", "vgg"], "invalid choice: 'vgg' (choose from 'cnn', 'alexnet', 'mobilenet', 'resnet18', 'vit', 'all')"),
     (["--variant", "tiny"], "invalid choice: 'tiny' (choose from 'cifar', 'imagenet')"),
     (["--model", "cnn", "--variant", "imagenet"], "--model cnn has no 'imagenet' variant; it has: cifar"),
-    (["--backend", "jax"], "invalid choice: 'jax'"),
+    (["--backend", "jax"], "invalid choice: 'jax' (choose from 'torch', 'tensorflow', 'both')"),
+    (["--mode", "linear"], "invalid choice: 'linear' (choose from 'scratch', 'finetune', 'linear-probe')"),
     (["--epochs", "0"], "'0' must be a positive integer"),
     (["--batch-size", "-3"], "'-3' must be a positive integer"),
     (["--lr", "abc"], "'abc' is not a number"),
@@ -82,12 +84,59 @@ def test_missing_data_exits_3_and_lists_places(tmp_path, monkeypatch):
     assert "nowhere.npz" in line and "empty-cache" in line and "CIFAR10_DATA" in line
 
 
-def test_corrupt_data_exits_3(tmp_path, monkeypatch):
+def not_a_zip(path):
+    path.write_bytes(b"PK\x03\x04 this is not really a zip file")
+    return path
+
+
+def user_npz(path, **change):
+    """A small npz in CIFAR-10's layout, with some arrays replaced."""
+    arrays = {"x_train": np.zeros((20, 32, 32, 3), np.uint8), "y_train": np.arange(20, dtype=np.uint8) % 10,
+              "x_test": np.zeros((10, 32, 32, 3), np.uint8), "y_test": np.arange(10, dtype=np.uint8)}
+    np.savez(path, **{**arrays, **change})
+    return path
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: not_a_zip(p), "not a valid npz file (truncated or corrupt"),
+    (lambda p: user_npz(p, y_train=np.full(20, 10, "uint8")), "y_train has labels up to 10, expected 0..9"),
+    (lambda p: user_npz(p, x_test=np.zeros((10, 3, 32, 32), "uint8")),
+     "x_test has shape (10, 3, 32, 32), expected (N, 32, 32, 3)"),
+    (lambda p: user_npz(p, x_train=np.zeros((20, 32, 32, 3), "float32")),
+     "x_train has dtype float32, expected uint8"),
+])
+def test_corrupt_or_malformed_data_exits_3_in_one_line(tmp_path, monkeypatch, make, message):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    bad = tmp_path / "cifar10.npz"
-    bad.write_bytes(b"PK\x03\x04 this is not really a zip file")
+    bad = make(tmp_path / "cifar10.npz")
     result = compare("--data-dir", str(bad), "--out", str(tmp_path / "out"))
-    assert result.returncode == 3 and str(bad) in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 3 and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and str(bad) in result.stderr and message in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("missing, present", [("tensorflow", "torch"), ("torch", "tensorflow")])
+def test_a_missing_framework_fails_its_row_and_the_other_backend_still_runs(real_data_env, tmp_path, monkeypatch,
+                                                                            missing, present):
+    # None in sys.modules is how Python itself spells "not installed", for find_spec and import
+    # alike; a sitecustomize on PYTHONPATH sets it in compare.py and in every process it starts.
+    hidden = {"torch": ["torch", "torchvision"], "tensorflow": ["tensorflow", "keras"]}[missing]
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(
+        "import sys\n" + "".join(f"sys.modules[{m!r}] = None\n" for m in hidden))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "site"))
+    out = tmp_path / "results"
+    result = compare("--model", "cnn", "--backend", "both", "--epochs", "1", "--subset", "256",
+                     "--batch-size", "64", "--lr", "0.05", "--val-split", "100", "--out", str(out))
+    reason = {"torch": "failed: torch not installed", "tensorflow": "failed: tensorflow/keras not installed"}[missing]
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"[{missing}] skipped: {reason} (pip install -r requirements.txt installs both frameworks)" in result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| cnn")]
+    assert len(rows) == 2 and any(re.search(r"\| ok +\|$", line) for line in rows)
+    assert any(reason in line for line in rows)
+    [run_dir] = [p for p in out.iterdir() if p.is_dir()]
+    records, problems = read_jsonl(run_dir / f"{present}.jsonl")
+    assert problems == [] and [r.status for r in records] == ["ok"]
+    assert not (run_dir / f"{missing}.jsonl").exists()
 
 
 def test_both_backends_end_to_end(real_data_env, tmp_path):
@@ -194,6 +243,6 @@ def test_seeds_give_mean_and_std_and_a_welch_verdict(real_data_env, tmp_path):
     mean, std = sum(accuracies) / 2, abs(accuracies[0] - accuracies[1]) / 2 ** 0.5
     [seeds_file] = out.glob("*-cnn-scratch-cifar-seeds5-6.md")
     table = _squeezed(seeds_file.read_text())
-    assert f"| cnn (cifar, scratch) | PyTorch | " in table and f"| {mean:.2f} ± {std:.2f}% |" in table
+    assert "| cnn (cifar, scratch) | PyTorch | " in table and f"| {mean:.2f} ± {std:.2f}% |" in table
     assert "| ok (2 seeds) |" in table
     assert "Welch's t, 2 vs 2 seeds" in seeds_file.read_text() and "mean ± standard deviation over 2 seeds" in result.stdout

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -28,22 +29,41 @@ def uninterrupted(real_data_env_module, tmp_path_factory):
     return {b: read_jsonl(run_dir / f"{b}.jsonl")[0] for b in ("torch", "tensorflow")}
 
 
-def kill_during_second_epoch(out, backend):
-    """Start a run of one backend, SIGKILL its whole process group once epoch 1 is saved and
-    epoch 2 has begun; return the run folder."""
+def start_and_reach_second_epoch(out, backend, stderr=subprocess.DEVNULL):
+    """Start a run of one backend in its own process group (as a terminal would) and return it,
+    with its run folder, once epoch 1 is saved and epoch 2 has begun."""
     proc = subprocess.Popen([sys.executable, str(ROOT / "compare.py"), *RUN, "--backend", backend, "--out", str(out)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
     deadline = time.time() + 600
     while time.time() < deadline:
         runs = [p for p in out.iterdir() if p.is_dir()] if out.exists() else []
         if runs and (runs[0] / f"{backend}.ckpt").exists():
             break
-        assert proc.poll() is None, "the run ended before it could be killed"
+        assert proc.poll() is None, "the run ended before it could be stopped"
         time.sleep(0.05)
     time.sleep(1.0)  # into epoch 2 (an epoch takes several seconds here)
+    return proc, runs[0]
+
+
+def kill_during_second_epoch(out, backend):
+    """SIGKILL a run's whole process group during epoch 2; return the run folder."""
+    proc, run_dir = start_and_reach_second_epoch(out, backend)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    return runs[0]
+    return run_dir
+
+
+def processes_naming(text):
+    """Command lines of the processes still running that mention text."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:  # it ended while we looked
+            continue
+        if any(text.encode() in a for a in args):
+            found.append(b" ".join(args).decode(errors="replace"))
+    return found
 
 
 @pytest.mark.parametrize("backend", ["torch", "tensorflow"])
@@ -95,3 +115,21 @@ def test_resume_refuses_arguments_that_contradict_the_run(tmp_path, args, messag
 def test_resume_of_a_folder_that_is_not_a_run_exits_2(tmp_path):
     result = compare("--resume", str(tmp_path))
     assert result.returncode == 2 and "not a run folder (it has no config.json)" in result.stderr
+
+
+# A terminal's Ctrl-C signals the whole foreground process group; `kill -INT <pid>` reaches
+# compare.py alone, which must then stop its backend itself.
+@pytest.mark.parametrize("backend, whole_group", [("torch", True), ("tensorflow", False)])
+def test_ctrl_c_keeps_the_finished_epochs_and_exits_130(real_data_env, tmp_path, backend, whole_group):
+    with open(tmp_path / "stderr.txt", "w") as stderr:
+        proc, run_dir = start_and_reach_second_epoch(tmp_path / "results", backend, stderr=stderr)
+        (os.killpg if whole_group else os.kill)(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=120) == 130
+    message = (tmp_path / "stderr.txt").read_text()
+    assert "Traceback" not in message
+    assert f"finished epochs are saved, continue with: python compare.py --resume {run_dir}" in message
+    assert processes_naming(str(run_dir)) == []  # no backend outlives compare.py
+    records, problems = read_jsonl(run_dir / f"{backend}.jsonl")
+    assert problems == [] and 1 <= len(records) < 3
+    assert [r.epoch for r in records] == list(range(1, len(records) + 1))
+    assert (run_dir / f"{backend}.ckpt").exists()
