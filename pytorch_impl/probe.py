@@ -91,6 +91,6 @@ def train_probe(model: nn.Module, cfg: RunConfig, split: Split, writer: RecordWr
             eval_images_per_sec=eval_rate, peak_device_mb=None, feature_images_per_sec=feature_rate)
         print_epoch(record)
         if record.status != "ok":
-            print(f"[torch] diverged: train loss {record.train_loss} in epoch {epoch}", file=sys.stderr)
+            print(f"[torch] {record.status}", file=sys.stderr)
             return 1
     return 0

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from pathlib import Path
@@ -27,6 +26,8 @@ from .models import build_model, count_params, freeze_backbone
 from .optim import make_loss, make_optimizer, set_learning_rate
 from .probe import train_probe
 from .weights import load_numpy
+
+DIVERGENCE_CHECK_STEPS = 25  # on a GPU: how often train_epoch looks for a non-finite loss
 
 
 def _sync(device: torch.device) -> None:
@@ -60,8 +61,10 @@ def initial_loss(model, loss_fn, split: Split, cfg: RunConfig, device) -> float:
         return loss_fn(logits, to_labels(labels, device)).item()
 
 
-def train_epoch(model, optimizer, loss_fn, split: Split, cfg: RunConfig, epoch: int, device) -> tuple[float, float, float]:
-    """(mean train loss, train accuracy, steady-state images/s) over the epoch's planned batches."""
+def train_epoch(model, optimizer, loss_fn, split: Split, cfg: RunConfig, epoch: int,
+                device) -> tuple[float, float, float, int | None]:
+    """(mean train loss, train accuracy, steady-state images/s, the step at which the loss turned
+    non-finite or None) over the epoch's planned batches; a non-finite loss ends the epoch."""
     plan = epoch_plan(cfg.seed, epoch, len(split.x_train), crop=cfg.crop, flip=cfg.flip)
     slices = plan.batch_slices(cfg.batch_size)
     steps = steps_per_epoch(len(split.x_train), cfg.batch_size)
@@ -72,6 +75,10 @@ def train_epoch(model, optimizer, loss_fn, split: Split, cfg: RunConfig, epoch: 
     # Sums stay on the device: no per-step host sync, which would stall a GPU.
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.int64)
+    # On the CPU the check is free, so a divergence is caught at its step; on a GPU it is a host
+    # sync, so it runs every DIVERGENCE_CHECK_STEPS steps (and at the end of the epoch).
+    check_every = 1 if device.type == "cpu" else DIVERGENCE_CHECK_STEPS
+    diverged_at = None
     steady_start = None
     bar = tqdm(slices, desc=f"[torch] epoch {epoch}/{cfg.epochs}", leave=False, file=sys.stdout,
                disable=not sys.stdout.isatty())
@@ -90,11 +97,15 @@ def train_epoch(model, optimizer, loss_fn, split: Split, cfg: RunConfig, epoch: 
         optimizer.step()
         loss_sum += loss.detach()
         correct += (logits.argmax(1) == y).sum()
+        if ((i + 1) % check_every == 0 or i + 1 == len(slices)) and not torch.isfinite(loss_sum):
+            diverged_at = i + 1
+            break
     _sync(device)
+    done = diverged_at or len(slices)
     images_per_sec = steady_images_per_sec(
-        len(slices), cfg.warmup_batches, cfg.batch_size,
+        done, cfg.warmup_batches, cfg.batch_size,
         None if steady_start is None else time.perf_counter() - steady_start)
-    return loss_sum.item() / len(slices), correct.item() / (len(slices) * cfg.batch_size), images_per_sec
+    return loss_sum.item() / done, correct.item() / (done * cfg.batch_size), images_per_sec, diverged_at
 
 
 def train(cfg: RunConfig, run_dir: Path) -> int:
@@ -130,17 +141,17 @@ def train(cfg: RunConfig, run_dir: Path) -> int:
         torch.cuda.reset_peak_memory_stats(device)
     for epoch in range(done + 1, cfg.epochs + 1):
         start = time.perf_counter()
-        train_loss, train_acc, train_ips = train_epoch(model, optimizer, loss_fn, split, cfg, epoch, device)
+        train_loss, train_acc, train_ips, diverged_at = train_epoch(model, optimizer, loss_fn, split, cfg, epoch, device)
         val_loss, val_acc, eval_ips = evaluate(model, loss_fn, split.x_val, split.y_val, cfg, device)
         peak_device = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
         record = writer.write(epoch=epoch, train_loss=train_loss, train_acc=train_acc,
                               val_loss=val_loss, val_acc=val_acc,
                               epoch_seconds=time.perf_counter() - start,
                               train_images_per_sec=train_ips, eval_images_per_sec=eval_ips,
-                              peak_device_mb=peak_device)
+                              peak_device_mb=peak_device, diverged_at=diverged_at)
         print_epoch(record)
-        if not math.isfinite(train_loss):
-            print(f"[torch] diverged: train loss {train_loss} in epoch {epoch}", file=sys.stderr)
+        if record.status != "ok":
+            print(f"[torch] {record.status}", file=sys.stderr)
             return 1
         checkpoint.save(run_dir, model, optimizer, epoch)
     return 0

@@ -45,9 +45,9 @@ def table_rows(runs: dict[str, list[EpochRecord]], model: str, reasons: dict[str
             "Eval img/s": f"{record.eval_images_per_sec:.0f}",
             "Epoch s": f"{sum(r.epoch_seconds for r in records) / len(records):.1f}",
             "Params": f"{record.params_total:,}",
-            "Status": reasons.get(backend) or (
-                record.status if record.epoch == record.epochs or record.status != "ok"
-                else f"incomplete ({record.epoch}/{record.epochs} epochs)"),
+            # A diverged record says more than the exit code its process ended with.
+            "Status": (record.status if record.status != "ok" else reasons.get(backend) or (
+                "ok" if record.epoch == record.epochs else f"incomplete ({record.epoch}/{record.epochs} epochs)")),
         })
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -116,6 +116,10 @@ def parity_verdict(finals: dict[str, EpochRecord | None], tolerance_points: floa
     torch_rec, tf_rec = finals.get("torch"), finals.get("tensorflow")
     if torch_rec is None or tf_rec is None:
         return "Parity: not assessed (needs both backends to finish)."
+    unfinished = [BACKEND_NAMES[b] for b, r in finals.items() if not finished([r])]
+    if unfinished:  # a diverged or interrupted run's accuracy says nothing about parity
+        start = start_line(torch_rec, tf_rec)
+        return "\n".join(filter(None, [f"Parity: not assessed ({' and '.join(unfinished)} did not finish).", start]))
     lines = []
     if (torch_rec.params_total, torch_rec.params_trainable) != (tf_rec.params_total, tf_rec.params_trainable):
         lines.append(f"Parity: DIFFER — parameter counts differ ({torch_rec.params_total:,} vs "

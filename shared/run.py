@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.batch_plan import epoch_plan, train_batch
+from shared.batch_plan import epoch_plan, steps_per_epoch, train_batch
 from shared.config import RunConfig
 from shared.data import load_cifar10, subset_indices, train_val_split
 from shared.io import append_line_durably, atomic_write_text
@@ -101,6 +101,7 @@ class RecordWriter:
             validation=split.validation, train_images=len(split.x_train),
             val_images=len(split.x_val), probe=cfg.probe if cfg.mode == "linear-probe" else None,
             initial_loss=initial_loss, image_size=cfg.image_size)
+        self.steps = steps_per_epoch(len(split.x_train), cfg.batch_size)
 
     def keep_through(self, epoch: int) -> None:
         """Keep the valid records of epochs 1..epoch and nothing else (atomically): a resumed
@@ -114,8 +115,13 @@ class RecordWriter:
     def write(self, *, epoch: int, train_loss: float, train_acc: float, val_loss: float,
               val_acc: float, epoch_seconds: float, train_images_per_sec: float,
               eval_images_per_sec: float, peak_device_mb: float | None,
-              feature_images_per_sec: float | None = None) -> EpochRecord:
-        status = "ok" if math.isfinite(train_loss) else f"diverged: train loss {train_loss} at epoch {epoch}"
+              feature_images_per_sec: float | None = None, diverged_at: int | None = None) -> EpochRecord:
+        """diverged_at: the training step of this epoch (1-based) at which the loss was found
+        non-finite and the epoch stopped; train_loss is then the mean up to that step."""
+        status = "ok"
+        if diverged_at is not None or not math.isfinite(train_loss):
+            where = f", step {diverged_at}/{self.steps}" if diverged_at is not None else ""
+            status = f"diverged: train loss {train_loss} at epoch {epoch}{where}"
         record = EpochRecord(
             **self.common, epoch=epoch, train_loss=train_loss, train_acc=train_acc,
             val_loss=val_loss, val_acc=val_acc, epoch_seconds=epoch_seconds,

@@ -28,12 +28,13 @@ class EpochRecorder(keras.callbacks.Callback):
         self.cfg, self.writer, self.steps, self.val_images = cfg, writer, steps, val_images
         self.feature_images_per_sec = feature_images_per_sec
         self.checkpoint_dir = checkpoint_dir  # where the state after each epoch goes (None: nowhere)
-        self.diverged = False
+        self.status = "ok"       # the last record's status ("diverged: ..." stops the run)
+        self.diverged_at = None  # the step of the current epoch whose loss was non-finite
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_index = epoch
         self.epoch_start = time.perf_counter()
-        self.steady_start = self.train_end = None
+        self.steady_start = self.train_end = self.diverged_at = None
 
     def on_train_batch_begin(self, batch, logs=None):
         step = self.epoch_index * self.steps + batch
@@ -42,6 +43,11 @@ class EpochRecorder(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if batch + 1 == self.cfg.warmup_batches:
             self.steady_start = time.perf_counter()
+        # logs["loss"] is the epoch's running mean: non-finite from the first bad step on. fit
+        # stops after this batch (it still validates before on_epoch_end, as PyTorch does).
+        if not math.isfinite(float(logs["loss"])):
+            self.diverged_at = batch + 1
+            self.model.stop_training = True
 
     def on_test_begin(self, logs=None):
         self.train_end = self.test_start = time.perf_counter()
@@ -51,17 +57,18 @@ class EpochRecorder(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         train_ips = steady_images_per_sec(
-            self.steps, self.cfg.warmup_batches, self.cfg.batch_size,
+            self.diverged_at or self.steps, self.cfg.warmup_batches, self.cfg.batch_size,
             None if self.steady_start is None else self.train_end - self.steady_start)
         record = self.writer.write(
             epoch=epoch + 1, train_loss=float(logs["loss"]), train_acc=float(logs["accuracy"]),
             val_loss=float(logs["val_loss"]), val_acc=float(logs["val_accuracy"]),
             epoch_seconds=time.perf_counter() - self.epoch_start,
             train_images_per_sec=train_ips, eval_images_per_sec=self.val_images / self.test_seconds,
-            peak_device_mb=None, feature_images_per_sec=self.feature_images_per_sec)
+            peak_device_mb=None, feature_images_per_sec=self.feature_images_per_sec,
+            diverged_at=self.diverged_at)
         print_epoch(record)
-        if not math.isfinite(record.train_loss):
-            self.diverged = True
+        self.status = record.status
+        if record.status != "ok":
             self.model.stop_training = True
         elif self.checkpoint_dir is not None:
             checkpoint.save(self.checkpoint_dir, self.model, epoch + 1)

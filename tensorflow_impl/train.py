@@ -74,7 +74,7 @@ def train(cfg: RunConfig, run_dir: Path) -> int:
                              checkpoint_dir=None if features_probe else run_dir)
     model.fit(train_data, initial_epoch=done, epochs=cfg.epochs, steps_per_epoch=steps, validation_data=val_data,
               callbacks=[recorder], shuffle=False, verbose=1 if sys.stdout.isatty() else 0)
-    if recorder.diverged:
-        print("[tensorflow] diverged: non-finite training loss", file=sys.stderr)
+    if recorder.status != "ok":
+        print(f"[tensorflow] {recorder.status}", file=sys.stderr)
         return 1
     return 0

@@ -139,6 +139,28 @@ def test_a_missing_framework_fails_its_row_and_the_other_backend_still_runs(real
     assert not (run_dir / f"{missing}.jsonl").exists()
 
 
+def test_divergence_stops_each_backend_at_the_step_and_exits_1(real_data_env, tmp_path):
+    out = tmp_path / "results"
+    result = compare("--model", "cnn", "--backend", "both", "--epochs", "2", "--subset", "512",
+                     "--batch-size", "64", "--lr", "1e12", "--val-split", "100", "--out", str(out))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    [run_dir] = [p for p in out.iterdir() if p.is_dir()]
+    steps = {}
+    for backend in ("torch", "tensorflow"):
+        line = re.search(rf"^\[{backend}\] diverged: train loss nan at epoch 1, step (\d+)/8$", result.stderr, re.M)
+        assert line, result.stderr[-2000:]
+        steps[backend] = int(line[1])
+        records, problems = read_jsonl(run_dir / f"{backend}.jsonl")
+        assert problems == [] and len(records) == 1  # the run stopped in epoch 1
+        assert records[0].status == f"diverged: train loss nan at epoch 1, step {steps[backend]}/8"
+        assert not (run_dir / f"{backend}.ckpt").exists()  # a diverged state is nothing to resume from
+    # Same weights, same batches: the same step blows up in both frameworks.
+    assert steps["torch"] == steps["tensorflow"] < 8
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| cnn")]
+    assert len(rows) == 2 and all("| diverged: train loss nan at epoch 1, step" in line for line in rows)
+    assert "Parity: not assessed (PyTorch and TensorFlow/Keras did not finish)." in result.stdout
+
+
 def test_both_backends_end_to_end(real_data_env, tmp_path):
     """Two epochs on 512 images, validation on 500 held-out ones: both rows, valid files."""
     out = tmp_path / "results"
