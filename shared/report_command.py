@@ -138,12 +138,15 @@ def write_report(runs_dir: Path, out: Path, tolerance: float) -> tuple[int, list
             if train_rate != "-" and not (dict(key)["mode"] == "linear-probe" and dict(key)["probe"] == "features"):
                 bars.append(dict(label=names[key], backend=backend, train=float(train_rate), eval=float(eval_rate)))
         seeds = min(len(v) for v in runs.values())
+        common = sorted(set.intersection(*(set(groups[key][b]) for b in runs)))
         if len(runs) < 2:
             verdict = "Parity: not assessed (only one backend has runs)."
         elif seeds >= 2:
             verdict = seeds_verdict(runs, tolerance)
+        elif common:  # one run each: compare the same seed (same initial weights and batches)
+            verdict = parity_verdict({b: groups[key][b][common[-1]][-1] for b in runs})
         else:
-            verdict = parity_verdict({b: runs[b][-1][-1] for b in runs})
+            verdict = "Parity: not assessed (the backends have no seed in common)."
         verdicts.append(f"- **{names[key]}**: " + verdict.replace("\n", " "))
         slug = names[key].replace(" ", "").replace("(", "-").replace(")", "").replace(",", "-").replace("#", "-")
         figures.curves(runs, names[key], figure_dir / f"{slug}.png")

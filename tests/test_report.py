@@ -63,6 +63,19 @@ def test_report_tables_equal_the_records(runs):
     assert "Welch's t, 3 vs 3 seeds" in report and "one seed per backend" in report
 
 
+def test_a_single_seed_verdict_compares_the_same_seed(tmp_path):
+    """A run still going (seed 1 of PyTorch only) must not be paired with Keras' seed 0."""
+    out = tmp_path / "results"
+    write_run(out, "20261127-100000-cnn-seed0-aaaa", seed=0, val_accs={"torch": 0.80, "tensorflow": 0.79})
+    write_run(out, "20261127-100100-cnn-seed1-aaaa", seed=1, val_accs={"torch": 0.50})
+    write_run(out, "20261127-100200-cnn-seed2-aaaa", seed=2, epochs=3, val_accs={"torch": 0.5})
+    write_run(out, "20261127-100300-cnn-seed3-aaaa", seed=3, epochs=3, val_accs={"tensorflow": 0.5})
+    assert compare("report", "--runs", str(out)).returncode == 0
+    report = (out / "REPORT.md").read_text()
+    assert "Δ validation accuracy (PyTorch − Keras) = +1.00 points" in report
+    assert "Parity: not assessed (the backends have no seed in common)." in report
+
+
 def test_report_skips_and_names_what_it_cannot_read(runs):
     out, _ = runs
     result = compare("report", "--runs", str(out))
