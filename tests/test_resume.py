@@ -29,11 +29,18 @@ def uninterrupted(real_data_env_module, tmp_path_factory):
     return {b: read_jsonl(run_dir / f"{b}.jsonl")[0] for b in ("torch", "tensorflow")}
 
 
+def like_a_terminal():
+    """SIGINT handled by default, as under a terminal: a shell's background job (how CI may run
+    the tests) starts with SIGINT ignored, and that would be inherited."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_and_reach_second_epoch(out, backend, stderr=subprocess.DEVNULL):
     """Start a run of one backend in its own process group (as a terminal would) and return it,
     with its run folder, once epoch 1 is saved and epoch 2 has begun."""
     proc = subprocess.Popen([sys.executable, str(ROOT / "compare.py"), *RUN, "--backend", backend, "--out", str(out)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True,
+                            preexec_fn=like_a_terminal)
     deadline = time.time() + 600
     while time.time() < deadline:
         runs = [p for p in out.iterdir() if p.is_dir()] if out.exists() else []
