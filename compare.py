@@ -414,7 +414,7 @@ def run_model(cfg: RunConfig, backends: list[str], source: str, n_train: int, to
                   f"{str(err).splitlines()[0] if str(err) else ''}); this run's records are in {run_dir}",
                   file=sys.stderr)
     print(f"\nresults: {run_dir}  (summary: {out / 'summary.csv'})", flush=True)
-    ok = all(r is not None and r.status == "ok" and r.epoch == r.epochs for r in finals.values())
+    ok = all(finished(records) for records in runs.values())
     if any(r is not None and r.status == "ok" and r.epoch < r.epochs for r in finals.values()):
         print(f"to continue the unfinished epochs: python compare.py --resume {run_dir}", flush=True)
     current_run = None

@@ -98,7 +98,7 @@ def user_npz(path, **change):
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda p: not_a_zip(p), "not a valid npz file (truncated or corrupt"),
+    (not_a_zip, "not a valid npz file (truncated or corrupt"),
     (lambda p: user_npz(p, y_train=np.full(20, 10, "uint8")), "y_train has labels up to 10, expected 0..9"),
     (lambda p: user_npz(p, x_test=np.zeros((10, 3, 32, 32), "uint8")),
      "x_test has shape (10, 3, 32, 32), expected (N, 32, 32, 3)"),
