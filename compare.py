@@ -108,8 +108,7 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, set[str]]:
     p.add_argument("--seeds", type=positive_int, default=1,
                    help="run N seeds (--seed, --seed+1, ...) per model, each shared by both backends; "
                         "with N ≥ 2 the table shows mean ± std and the verdict Welch's confidence interval")
-    p.add_argument("--device", choices=DEVICES, default="cpu")
-    p.add_argument("--precision", choices=PRECISIONS, help="fp32 only for now: this CPU has no fast bf16 (README)")
+    add_speed_options(p)
     p.add_argument("--data-dir", help="CIFAR-10 file or folder (default: $CIFAR10_DATA, then the cache)")
     p.add_argument("--out", default="results", help="results folder (default: results/)")
     p.add_argument("--tolerance", type=positive_float,
@@ -123,6 +122,35 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, set[str]]:
     given = {a.dest for a in p._actions for opt in a.option_strings
              if any(arg == opt or arg.startswith(opt + "=") for arg in argv)}
     return args, given
+
+
+def add_speed_options(p: argparse.ArgumentParser) -> None:
+    """--device, --precision, --compile: the same in both backends and in every record."""
+    p.add_argument("--device", choices=DEVICES, default="auto",
+                   help="auto (default): CUDA where the backend's framework sees a GPU, else the CPU")
+    p.add_argument("--precision", choices=PRECISIONS,
+                   help="fp32 (default), bf16 (autocast / mixed_bfloat16; slow on CPUs without AVX512-BF16, "
+                        "such as this project's test machine: README \"Speed options\"), fp16 (CUDA only)")
+    p.add_argument("--compile", action="store_true", default=None,
+                   help="torch.compile in PyTorch and jit_compile (XLA) in Keras")
+
+
+# Run in a fresh interpreter, so compare.py itself never imports a framework.
+GPU_PROBES = {"torch": "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)",
+              "tensorflow": "import sys, tensorflow as tf; sys.exit(0 if tf.config.list_physical_devices('GPU') else 1)"}
+
+
+def gpu_problem(backends: list[str], device: str, precision: str | None) -> str | None:
+    """Why the GPU that --device cuda (or --precision fp16) needs is missing, or None."""
+    if device != "cuda" and precision != "fp16":
+        return None
+    what = "--device cuda" if device == "cuda" else "--precision fp16"
+    blind = [b for b in backends if installed(b) and subprocess.run(
+        [sys.executable, "-c", GPU_PROBES[b]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode]
+    if blind:
+        return (f"{what} needs a CUDA GPU, and {' and '.join(BACKEND_NAMES[b] for b in blind)} sees none; "
+                f"use --device cpu{' with --precision fp32 or bf16' if precision == 'fp16' else ''}")
+    return None
 
 
 def fail(code: int, message: str) -> int:
@@ -141,8 +169,9 @@ def check_out_dir(out: Path) -> str | None:
     return None
 
 
-def new_run_dir(out: Path, cfg: RunConfig) -> Path:
-    run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{cfg.model}-seed{cfg.seed}-{secrets.token_hex(2)}"
+def new_run_dir(out: Path, cfg: RunConfig, kind: str = "train") -> Path:
+    what = f"bench-{cfg.model}" if kind == "bench" else f"{cfg.model}-seed{cfg.seed}"
+    run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{what}-{secrets.token_hex(2)}"
     run_dir = out / run_id
     run_dir.mkdir(parents=True)
     cfg.run_id = run_id
@@ -201,6 +230,8 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["parity"]:
         return parity(argv[1:])
+    if argv[:1] == ["bench"]:
+        return bench(argv[1:])
     if argv[:1] == ["report"]:
         from shared.report_command import main as report  # matplotlib: only this command needs it
         return report(argv[1:])
@@ -235,9 +266,11 @@ def main(argv=None) -> int:
     configs = [resolve(m, args.mode, variant=variant, image_size=args.image_size, weights=args.weights,
                        probe=args.probe, augment=args.augment, epochs=args.epochs, batch_size=args.batch_size,
                        lr=args.lr, subset=args.subset, val_split=args.val_split, seed=args.seed,
-                       device=args.device, precision=args.precision, data_dir=args.data_dir,
+                       device=args.device, precision=args.precision, compile=args.compile, data_dir=args.data_dir,
                        out=args.out) for m in models]
     backends = list(BACKENDS) if args.backend == "both" else [args.backend]
+    if (problem := gpu_problem(backends, args.device, args.precision)) is not None:
+        return fail(EXIT_BAD_ARGS, problem)
 
     from shared.data import DataError, load_cifar10  # numpy only, but not needed for --help
     if args.data_dir is not None and not Path(args.data_dir).expanduser().exists():
@@ -289,12 +322,104 @@ def main(argv=None) -> int:
     return EXIT_BACKEND_FAILED if failed else 0
 
 
+def bench(argv: list[str]) -> int:
+    """`compare.py bench ...`: throughput, pipeline efficiency, latency and memory per model and
+    backend (shared/bench.py has the method), each backend in its own process, as in training."""
+    from shared.bench import BenchSettings, bench_rows
+    from shared.bench import settings_line as bench_settings_line
+    p = argparse.ArgumentParser(prog="compare.py bench", description="Throughput, pipeline efficiency, latency and "
+                                "memory per model and backend (README \"Benchmarks\" has the method).")
+    p.add_argument("--model", default="resnet18", choices=(*MODELS, "all"), help="default: resnet18")
+    p.add_argument("--backend", default="both", choices=(*BACKENDS, "both"), help="default: both")
+    p.add_argument("--variant", choices=VARIANTS, default="cifar", help="default: cifar (32×32 models)")
+    p.add_argument("--batch-size", type=positive_int, default=128, help="default: 128")
+    add_speed_options(p)
+    defaults = BenchSettings()
+    p.add_argument("--warmup-steps", type=positive_int, default=defaults.warmup_steps,
+                   help="untimed steps before each measurement (default: %(default)s)")
+    p.add_argument("--windows", type=positive_int, default=defaults.windows,
+                   help="timed windows per measurement; the median counts (default: %(default)s)")
+    p.add_argument("--window-steps", type=positive_int, default=defaults.window_steps,
+                   help="steps per window (default: %(default)s)")
+    p.add_argument("--eval-images", type=positive_int, default=defaults.eval_images, help="default: %(default)s")
+    p.add_argument("--latency-runs", type=positive_int, default=defaults.latency_runs, help="default: %(default)s")
+    p.add_argument("--subset", type=positive_int, help="draw the training batches from this many images")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir", help="CIFAR-10 file or folder (default: $CIFAR10_DATA, then the cache)")
+    p.add_argument("--out", default="results", help="results folder (default: results/)")
+    args = p.parse_args(argv)
+    settings = BenchSettings(warmup_steps=args.warmup_steps, windows=args.windows, window_steps=args.window_steps,
+                             eval_images=args.eval_images, latency_runs=args.latency_runs,
+                             latency_warmup=min(defaults.latency_warmup, args.latency_runs))
+    models = [m for m in (MODELS if args.model == "all" else [args.model]) if args.variant in MODEL_VARIANTS[m]]
+    if not models:
+        return fail(EXIT_BAD_ARGS, f"--model {args.model} has no {args.variant!r} variant")
+    backends = list(BACKENDS) if args.backend == "both" else [args.backend]
+    if (problem := gpu_problem(backends, args.device, args.precision)) is not None:
+        return fail(EXIT_BAD_ARGS, problem)
+    from shared.data import DataError, load_cifar10
+    try:
+        data = load_cifar10(args.data_dir)
+    except DataError as err:
+        return fail(EXIT_DATA, str(err))
+    if args.subset and args.subset > len(data.x_train):
+        return fail(EXIT_BAD_ARGS, f"--subset {args.subset} is larger than the {len(data.x_train)} training images")
+    batches = (args.subset or len(data.x_train)) // args.batch_size
+    if batches < settings.steps:
+        return fail(EXIT_BAD_ARGS, f"the training images give {batches} batches of {args.batch_size}; a measurement "
+                                   f"needs {settings.steps} (--warmup-steps + --windows × --window-steps)")
+    out = Path(args.out)
+    if (problem := check_out_dir(out)) is not None:
+        return fail(EXIT_BAD_ARGS, problem)
+
+    tables, texts, failed = [], [], False
+    for model in models:
+        cfg = resolve(model, "scratch", variant=args.variant, batch_size=args.batch_size, epochs=1,
+                      subset=args.subset, seed=args.seed, device=args.device, precision=args.precision,
+                      compile=args.compile, data_dir=args.data_dir, out=args.out)
+        run_dir = new_run_dir(out, cfg, kind="bench")
+        cfg.save(run_dir / "config.json")
+        settings.save(run_dir)
+        print(f"bench {cfg.run_id}: {model} ({args.variant}), batch {cfg.batch_size}, {cfg.precision}, "
+              f"{'compiled, ' if cfg.compile else ''}{cfg.device}", flush=True)
+        records, reasons = {}, {}
+        for backend in backends:
+            if not installed(backend):
+                reasons[backend] = f"failed: {'/'.join(FRAMEWORK_MODULES[backend])} not installed"
+                continue
+            code, last = run_process(["-m", f"{PACKAGES[backend]}.bench", str(run_dir)])
+            if code:
+                reasons[backend] = f"failed (exit {code}): {last}"
+        for backend in backends:
+            path = run_dir / f"{backend}.jsonl"
+            found = read_jsonl(path)[0] if path.exists() else []
+            records[backend] = found[-1] if found and backend not in reasons else None
+        done = [r for r in records.values() if r is not None]
+        table, text = bench_rows(records, model, reasons), bench_settings_line(done)
+        atomic_write_text(run_dir / "table.md", f"# Bench {cfg.run_id}\n\n{markdown(table)}\n\n{text}\n")
+        if done:
+            append_summary(out / "summary.csv", done)
+        print(f"\n{markdown(table)}\n\n{text}\n\nresults: {run_dir}\n", flush=True)
+        tables.append(table)
+        texts.append(text)
+        failed |= len(done) < len(backends)
+    if len(models) > 1:
+        combined = markdown(pd.concat(tables, ignore_index=True))
+        path = out / f"{time.strftime('%Y%m%d-%H%M%S')}-bench-all-{args.variant}.md"
+        atomic_write_text(path, f"# Bench, all models ({args.variant})\n\n{combined}\n\n{texts[-1]}\n")
+        print(f"{combined}\n\nall models: {path}")
+    return EXIT_BACKEND_FAILED if failed else 0
+
+
 def resume(args: argparse.Namespace, given: set[str]) -> int:
     """--resume RUN_DIR: run the backends of a stored run that have not finished every epoch;
     each continues after its checkpoint (shared/run.py). Then the run's table, as always."""
     run_dir = Path(args.resume)
     if not (run_dir / "config.json").is_file():
         return fail(EXIT_BAD_ARGS, f"--resume {run_dir}: not a run folder (it has no config.json)")
+    from shared.bench import is_bench_folder
+    if is_bench_folder(run_dir):
+        return fail(EXIT_BAD_ARGS, f"--resume {run_dir}: a bench folder, not a training run (run the bench again)")
     try:
         cfg = RunConfig.load(run_dir / "config.json")
     except (ValueError, TypeError) as err:
@@ -336,9 +461,11 @@ def seeds_summary(cfg: RunConfig, runs: dict[str, list[list[EpochRecord]]], seed
 
 def settings_line(cfg: RunConfig, n_train: int, last: list[EpochRecord]) -> str:
     parts = [f"{cfg.image_size}×{cfg.image_size} input", f"{cfg.epochs} epochs", f"batch {cfg.batch_size}",
-             f"{cfg.optimizer} lr {cfg.lr:g}", f"augment {cfg.augment}", cfg.precision, cfg.device, f"seed {cfg.seed}",
+             f"{cfg.optimizer} lr {cfg.lr:g}", f"augment {cfg.augment}", cfg.precision,
+             "/".join(sorted({r.device for r in last})) or cfg.device, f"seed {cfg.seed}",
              f"train images {cfg.subset or n_train}",
              f"validation {'holdout ' + str(cfg.val_split) if cfg.val_split else 'test set (10,000)'}"]
+    parts += ["compiled (torch.compile / jit_compile)"] if cfg.compile else []
     parts += [f"initial weights {init}" for init in sorted({r.init for r in last})]
     if cfg.mode == "linear-probe":
         parts.append("head trained on cached features" if cfg.probe == "features" else "whole frozen model run every step")

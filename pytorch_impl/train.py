@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from shared.batch_plan import epoch_plan, eval_batches, steps_per_epoch, train_batch
+from shared.batch_plan import epoch_plan, eval_batches, steps_per_epoch
+from shared.bench import WindowTimer
 from shared.config import RunConfig
 from shared.metrics import steady_images_per_sec
 from shared.run import (INITIAL_WEIGHTS, RecordWriter, Split, first_batch, initial_weights_source,
@@ -21,7 +22,8 @@ from shared.run import (INITIAL_WEIGHTS, RecordWriter, Split, first_batch, initi
 from shared.weights_io import load_arrays
 
 from . import checkpoint
-from .data import to_batch, to_labels
+from .data import ResidentImages, plain_batches, planned_batches, to_batch, to_labels
+from .device import autocast, check_precision, grad_scaler, resolve_device
 from .models import build_model, count_params, freeze_backbone
 from .optim import make_loss, make_optimizer, set_learning_rate
 from .probe import train_probe
@@ -30,30 +32,53 @@ from .weights import load_numpy
 DIVERGENCE_CHECK_STEPS = 25  # on a GPU: how often train_epoch looks for a non-finite loss
 
 
-def _sync(device: torch.device) -> None:
+def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
-def evaluate(model, loss_fn, x: np.ndarray, y: np.ndarray, cfg: RunConfig, device) -> tuple[float, float, float]:
+def compiled(model: torch.nn.Module, cfg: RunConfig) -> torch.nn.Module:
+    """What runs the steps: torch.compile(model) with --compile (the first steps compile: the
+    warm-up batches of the img/s figures cover them), else the model itself. Either way `model`
+    holds the state that checkpoints save."""
+    return torch.compile(model) if cfg.compile else model
+
+
+def train_step(net, optimizer, scaler, loss_fn, x: torch.Tensor, y: torch.Tensor, cfg: RunConfig,
+               device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimizer step in the config's precision; (loss, logits), detached, on the device."""
+    with autocast(device, cfg.precision):
+        logits = net(x)
+        loss = loss_fn(logits, y)
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return loss.detach(), logits.detach()
+
+
+def evaluate(net, loss_fn, x: np.ndarray, y: np.ndarray, cfg: RunConfig, device,
+             resident: ResidentImages | None = None) -> tuple[float, float, float]:
     """(loss, accuracy, images/s) over the whole set in eval mode, weighted by image."""
-    model.eval()
+    net.eval()
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.int64)
+    batches = plain_batches(x, y, eval_batches(len(x), cfg.eval_batch_size), device, cfg.image_size,
+                            *normalization(cfg), resident=resident)
     start = time.perf_counter()
-    with torch.inference_mode():
-        for where in eval_batches(len(x), cfg.eval_batch_size):
-            labels = to_labels(y[where], device)
-            logits = model(to_batch(x[where], device, cfg.image_size, *normalization(cfg)))
-            loss_sum += loss_fn(logits, labels) * len(labels)
+    with torch.inference_mode(), autocast(device, cfg.precision):
+        for images, labels in batches:
+            logits = net(images)
+            loss_sum += loss_fn(logits, labels).float() * len(labels)
             correct += (logits.argmax(1) == labels).sum()
-    _sync(device)
+    synchronize(device)
     seconds = time.perf_counter() - start
     return loss_sum.item() / len(x), correct.item() / len(x), len(x) / seconds
 
 
 def initial_loss(model, loss_fn, split: Split, cfg: RunConfig, device) -> float:
-    """The loss of the first planned batch before any update, in inference mode (shared.metrics)."""
+    """The loss of the first planned batch before any update, in inference mode, in float32
+    (shared.metrics)."""
     images, labels = first_batch(split, cfg)
     model.eval()
     with torch.inference_mode():
@@ -61,17 +86,19 @@ def initial_loss(model, loss_fn, split: Split, cfg: RunConfig, device) -> float:
         return loss_fn(logits, to_labels(labels, device)).item()
 
 
-def train_epoch(model, optimizer, loss_fn, split: Split, cfg: RunConfig, epoch: int,
-                device) -> tuple[float, float, float, int | None]:
+def train_epoch(net, optimizer, scaler, loss_fn, split: Split, cfg: RunConfig, epoch: int, device,
+                resident: ResidentImages | None = None,
+                timer: WindowTimer | None = None) -> tuple[float, float, float, int | None]:
     """(mean train loss, train accuracy, steady-state images/s, the step at which the loss turned
-    non-finite or None) over the epoch's planned batches; a non-finite loss ends the epoch."""
+    non-finite or None) over the epoch's planned batches; a non-finite loss ends the epoch.
+    With a timer (compare.py bench), each step is reported to it, and the epoch ends when it is done."""
     plan = epoch_plan(cfg.seed, epoch, len(split.x_train), crop=cfg.crop, flip=cfg.flip)
     slices = plan.batch_slices(cfg.batch_size)
     steps = steps_per_epoch(len(split.x_train), cfg.batch_size)
     total_steps = steps * cfg.epochs
     # A linear probe trains only the head: the frozen backbone stays in inference mode (BatchNorm
     # statistics fixed, no dropout), so the whole model stays in eval mode.
-    model.train(cfg.mode != "linear-probe")
+    net.train(cfg.mode != "linear-probe")
     # Sums stay on the device: no per-step host sync, which would stall a GPU.
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.int64)
@@ -80,28 +107,27 @@ def train_epoch(model, optimizer, loss_fn, split: Split, cfg: RunConfig, epoch: 
     check_every = 1 if device.type == "cpu" else DIVERGENCE_CHECK_STEPS
     diverged_at = None
     steady_start = None
-    bar = tqdm(slices, desc=f"[torch] epoch {epoch}/{cfg.epochs}", leave=False, file=sys.stdout,
-               disable=not sys.stdout.isatty())
-    for i, where in enumerate(bar):
+    batches = planned_batches(split.x_train, split.y_train, plan, slices, device, cfg.image_size,
+                              *normalization(cfg), resident=resident)
+    bar = tqdm(batches, total=len(slices), desc=f"[torch] epoch {epoch}/{cfg.epochs}", leave=False,
+               file=sys.stdout, disable=not sys.stdout.isatty())
+    for i, (x, y) in enumerate(bar):
         if i == cfg.warmup_batches:
-            _sync(device)
+            synchronize(device)
             steady_start = time.perf_counter()
-        step = (epoch - 1) * steps + i
-        set_learning_rate(optimizer, cfg.learning_rate(step, total_steps))
-        images, labels = train_batch(split.x_train, split.y_train, plan, where)
-        x, y = to_batch(images, device, cfg.image_size, *normalization(cfg)), to_labels(labels, device)
-        logits = model(x)
-        loss = loss_fn(logits, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        loss_sum += loss.detach()
+        set_learning_rate(optimizer, cfg.learning_rate((epoch - 1) * steps + i, total_steps))
+        loss, logits = train_step(net, optimizer, scaler, loss_fn, x, y, cfg, device)
+        loss_sum += loss.float()
         correct += (logits.argmax(1) == y).sum()
         if ((i + 1) % check_every == 0 or i + 1 == len(slices)) and not torch.isfinite(loss_sum):
             diverged_at = i + 1
             break
-    _sync(device)
-    done = diverged_at or len(slices)
+        if timer is not None:
+            timer.step_done()
+            if timer.done:
+                break
+    synchronize(device)
+    done = diverged_at or i + 1
     images_per_sec = steady_images_per_sec(
         done, cfg.warmup_batches, cfg.batch_size,
         None if steady_start is None else time.perf_counter() - steady_start)
@@ -110,7 +136,8 @@ def train_epoch(model, optimizer, loss_fn, split: Split, cfg: RunConfig, epoch: 
 
 def train(cfg: RunConfig, run_dir: Path) -> int:
     torch.manual_seed(cfg.seed)
-    device = torch.device(cfg.device)
+    device = resolve_device(cfg.device)
+    check_precision(device, cfg.precision)
     if device.type == "cpu":
         # Same seed, same records (tested). On a GPU the deterministic kernels cost speed, so
         # they stay off there (README, "When things go wrong").
@@ -127,22 +154,26 @@ def train(cfg: RunConfig, run_dir: Path) -> int:
     model.to(device, memory_format=torch.channels_last)
     init, loss_fn = initial_weights_source(run_dir, cfg), make_loss(cfg)
     writer = RecordWriter(cfg, run_dir, backend="torch", framework_version=torch.__version__,
-                          device=str(device), params=count_params(model), init=init, split=split,
+                          device=device.type, params=count_params(model), init=init, split=split,
                           initial_loss=initial_loss(model, loss_fn, split, cfg, device))
     if cfg.mode == "linear-probe" and cfg.probe == "features":
         writer.keep_through(0)  # the head trains in seconds on cached features: a resume restarts it
         return train_probe(model, cfg, split, writer, init, device)
-    optimizer = make_optimizer(model, cfg)
-    done = checkpoint.restore(run_dir, model, optimizer)
+    optimizer, scaler = make_optimizer(model, cfg), grad_scaler(device, cfg.precision)
+    done = checkpoint.restore(run_dir, model, optimizer, scaler)
     writer.keep_through(done)
     if done:
         print(f"[torch] resumed after epoch {done} from {checkpoint.checkpoint_path(run_dir)}", flush=True)
-    if device.type == "cuda":
+    net, resident_train, resident_val = compiled(model, cfg), None, None
+    if device.type == "cuda":  # the uint8 sets live on the GPU: no host-to-device copy per step
+        resident_train = ResidentImages(split.x_train, split.y_train, device)
+        resident_val = ResidentImages(split.x_val, split.y_val, device)
         torch.cuda.reset_peak_memory_stats(device)
     for epoch in range(done + 1, cfg.epochs + 1):
         start = time.perf_counter()
-        train_loss, train_acc, train_ips, diverged_at = train_epoch(model, optimizer, loss_fn, split, cfg, epoch, device)
-        val_loss, val_acc, eval_ips = evaluate(model, loss_fn, split.x_val, split.y_val, cfg, device)
+        train_loss, train_acc, train_ips, diverged_at = train_epoch(net, optimizer, scaler, loss_fn, split, cfg,
+                                                                    epoch, device, resident_train)
+        val_loss, val_acc, eval_ips = evaluate(net, loss_fn, split.x_val, split.y_val, cfg, device, resident_val)
         peak_device = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
         record = writer.write(epoch=epoch, train_loss=train_loss, train_acc=train_acc,
                               val_loss=val_loss, val_acc=val_acc,
@@ -153,5 +184,5 @@ def train(cfg: RunConfig, run_dir: Path) -> int:
         if record.status != "ok":
             print(f"[torch] {record.status}", file=sys.stderr)
             return 1
-        checkpoint.save(run_dir, model, optimizer, epoch)
+        checkpoint.save(run_dir, model, optimizer, scaler, epoch)
     return 0

@@ -23,8 +23,13 @@ VARIANTS = tuple(INPUT_SIZE)    # ("cifar", "imagenet")
 # its variants: the custom CNN exists only at CIFAR's resolution.
 MODEL_NAMES = ("cnn", "alexnet", "mobilenet", "resnet18", "vit")
 MODEL_VARIANTS = {name: ("cifar",) if name == "cnn" else VARIANTS for name in MODEL_NAMES}
-PRECISIONS = ("fp32",)  # bf16 is slower than fp32 on CPUs without AVX512-BF16 (measured here)
-DEVICES = ("cpu", "cuda")
+# fp32 everywhere; bf16: autocast / mixed_bfloat16 (fast on GPUs and on CPUs with AVX512-BF16 or
+# AMX; this AVX2 CPU emulates it, README "Speed options"); fp16: CUDA only (autocast + GradScaler /
+# mixed_float16, whose loss scaling Keras adds by itself).
+PRECISIONS = ("fp32", "bf16", "fp16")
+# auto: CUDA when the backend's framework sees a GPU, else the CPU (each backend decides for itself
+# and records what it used).
+DEVICES = ("auto", "cpu", "cuda")
 
 # Per-model defaults (airbench style: one readable dict per model); flags override them.
 # The CNN's recipe is sized for the 2-core CPU acceptance run (about 30 minutes per backend,
@@ -105,6 +110,8 @@ class RunConfig:
     seed: int = 0
     precision: str = "fp32"
     device: str = "cpu"
+    # torch.compile / Keras jit_compile (XLA): same setting in both backends (README "Speed options").
+    compile: bool = False
     weights: str | None = None       # finetune/linear-probe: torchvision enum member or a local file
     image_size: int | None = None    # side the model reads; None: the variant's (32 or 224)
     subset: int | None = None        # train on this many training images (deterministic subset)

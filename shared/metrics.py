@@ -22,6 +22,8 @@ the last record of each backend is also a row of <out>/summary.csv. Definitions:
   the model's resolution) under the initial weights, in inference mode (BatchNorm statistics,
   no dropout), before any update. Deterministic, so equal in both backends exactly when they
   start from the same weights and read the same batch: the start of the parity contract.
+- kind: "train" for these records, "bench" for BenchRecord (compare.py bench; shared/bench.py
+  defines its measurements); summary.csv holds both, told apart by this column.
 """
 
 from __future__ import annotations
@@ -75,37 +77,82 @@ class EpochRecord:
     feature_images_per_sec: float | None = None
     initial_loss: float | None = None
     image_size: int | None = None              # side of the images the model read (32, 224, --image-size)
+    compiled: bool = False                     # torch.compile / Keras jit_compile
+    kind: str = "train"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
 
+@dataclass
+class BenchRecord:
+    """One row of `compare.py bench` per model and backend; shared/bench.py defines the method."""
+    schema_version: int
+    run_id: str
+    model: str
+    variant: str
+    backend: str
+    framework_version: str
+    device: str
+    batch_size: int
+    precision: str
+    compiled: bool
+    layout: str                     # memory layout of the activations: "channels_last" (NHWC)
+    image_size: int
+    params_total: int
+    compute_images_per_sec: float   # training steps on one pre-staged batch: the model alone
+    train_images_per_sec: float     # training steps on compare.py's own input pipeline
+    pipeline_efficiency: float      # train / compute, both measured in this process
+    eval_images_per_sec: float
+    latency_ms_batch1: float        # median, eval mode, one image
+    peak_host_mb: float
+    baseline_host_mb: float         # this process's RSS once the framework is imported, before data or model
+    peak_device_mb: float | None
+    data_load_seconds: float        # load_cifar10 from the verified cache
+    timing: str                     # the measurement method, in words
+    status: str
+    kind: str = "bench"
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+RECORD_TYPES = {"train": EpochRecord, "bench": BenchRecord}
 FIELDS = {f.name: f for f in fields(EpochRecord)}
-REQUIRED = [f.name for f in fields(EpochRecord) if f.default is MISSING]
+_NUMBERS = {"train": ("train_loss", "val_loss", "epoch_seconds", "train_images_per_sec",
+                      "eval_images_per_sec", "peak_host_mb"),
+            "bench": ("compute_images_per_sec", "train_images_per_sec", "pipeline_efficiency",
+                      "eval_images_per_sec", "latency_ms_batch1", "peak_host_mb", "baseline_host_mb")}
 _FRACTIONS = ("train_acc", "val_acc")
-_NUMBERS = ("train_loss", "val_loss", "epoch_seconds", "train_images_per_sec",
-            "eval_images_per_sec", "peak_host_mb")
 
 
-def validate(data: dict) -> EpochRecord:
-    """Turn a parsed JSON object into an EpochRecord, or raise SchemaError with one line."""
-    missing = [name for name in REQUIRED if name not in data]
+def validate(data: dict) -> EpochRecord | BenchRecord:
+    """Turn a parsed JSON object into its record (by `kind`, "train" when absent), or raise
+    SchemaError with one line."""
+    kind = data.get("kind", "train")
+    if kind not in RECORD_TYPES:
+        raise SchemaError(f"kind {kind!r} is not one of {', '.join(RECORD_TYPES)}")
+    record_type = RECORD_TYPES[kind]
+    known = {f.name for f in fields(record_type)}
+    missing = [f.name for f in fields(record_type) if f.default is MISSING and f.name not in data]
     if missing:
         raise SchemaError(f"record is missing fields: {', '.join(missing)}")
-    unknown = sorted(set(data) - set(FIELDS))
+    unknown = sorted(set(data) - known)
     if unknown:
         raise SchemaError(f"record has unknown fields: {', '.join(unknown)}")
     if data["schema_version"] != SCHEMA_VERSION:
         raise SchemaError(f"schema_version {data['schema_version']!r}, expected {SCHEMA_VERSION}")
     if data["backend"] not in ("torch", "tensorflow"):
         raise SchemaError(f"backend {data['backend']!r} is not torch or tensorflow")
+    for name in _NUMBERS[kind]:
+        if not isinstance(data[name], (int, float)):
+            raise SchemaError(f"{name}={data[name]!r} is not a number")
+    if kind == "bench":
+        return BenchRecord(**data)
     for name in _FRACTIONS:
         value = data[name]
         if not isinstance(value, (int, float)) or not (0.0 <= value <= 1.0 or math.isnan(value)):
             raise SchemaError(f"{name}={value!r} is not a fraction in [0, 1]")
-    for name in _NUMBERS:
-        if not isinstance(data[name], (int, float)):
-            raise SchemaError(f"{name}={data[name]!r} is not a number")
     return EpochRecord(**data)
 
 

@@ -149,12 +149,14 @@ def start_line(torch_rec: EpochRecord, tf_rec: EpochRecord) -> str | None:
             + ("." if same else "; the two backends did not start from the same function."))
 
 
-def append_summary(path: Path, records: list[EpochRecord]) -> None:
-    """Add one row per run and backend (final epoch) to summary.csv, rewriting it atomically."""
+def append_summary(path: Path, records: list) -> None:
+    """Add one row per record (a training run's final epoch per backend, or a bench result) to
+    summary.csv, rewriting it atomically; the `kind` column tells training and bench rows apart."""
     path = Path(path)
     new = pd.DataFrame([asdict(r) for r in records])
     if path.exists():
         new = pd.concat([pd.read_csv(path), new], ignore_index=True)
+    new["kind"] = new["kind"].fillna("train")  # rows written before bench rows existed
     buffer = io.StringIO()
     new.to_csv(buffer, index=False)
     atomic_write_text(path, buffer.getvalue())

@@ -24,14 +24,16 @@ import pandas as pd
 from shared import figures
 from shared.config import RunConfig
 from shared.io import atomic_write_text
-from shared.metrics import EpochRecord, finished, read_jsonl
+from shared.bench import bench_rows, is_bench_folder
+from shared.bench import settings_line as bench_settings_line
+from shared.metrics import BenchRecord, EpochRecord, finished, read_jsonl
 from shared.report import BACKEND_NAMES, markdown, parity_verdict, resolution, seed_rows, seeds_verdict
 from shared.stats import STATISTICAL_TOLERANCE
 
 BACKENDS = ("torch", "tensorflow")
 # What must be equal for two runs to be seeds of one comparison (RunConfig fields).
 SETTINGS = ("model", "variant", "mode", "image_size", "epochs", "batch_size", "optimizer", "lr", "schedule",
-            "weight_decay", "label_smoothing", "augment", "probe", "weights", "precision", "device",
+            "weight_decay", "label_smoothing", "augment", "probe", "weights", "precision", "device", "compile",
             "subset", "val_split")
 
 
@@ -50,6 +52,8 @@ def collect(runs_dir: Path) -> tuple[dict[tuple, dict[str, dict[int, list[EpochR
     groups: dict[tuple, dict[str, dict[int, list[EpochRecord]]]] = {}
     problems = []
     for run_dir in sorted(p for p in runs_dir.iterdir() if p.is_dir()):
+        if is_bench_folder(run_dir):  # bench_results() reads those
+            continue
         if not (run_dir / "config.json").exists():
             if any(run_dir.glob("*.jsonl")):
                 problems.append(f"{run_dir}: skipped: records without a config.json")
@@ -69,6 +73,24 @@ def collect(runs_dir: Path) -> tuple[dict[tuple, dict[str, dict[int, list[EpochR
             if records:  # sorted folder names start with the time: a later run of a seed replaces it
                 groups.setdefault(key, {}).setdefault(backend, {})[cfg.seed] = records
     return groups, problems
+
+
+def bench_results(runs_dir: Path) -> tuple[list[pd.DataFrame], list[BenchRecord], list[str]]:
+    """The bench folders' tables (one per folder), their records, and one line per thing skipped."""
+    tables, records, problems = [], [], []
+    for run_dir in sorted(p for p in runs_dir.iterdir() if p.is_dir() and is_bench_folder(p)):
+        found = {}
+        for backend in BACKENDS:
+            path = run_dir / f"{backend}.jsonl"
+            if path.exists():
+                rows, bad = read_jsonl(path)
+                problems += bad
+                found[backend] = next((r for r in reversed(rows) if isinstance(r, BenchRecord)), None)
+        done = [r for r in found.values() if r is not None]
+        if done:
+            tables.append(bench_rows(found, done[0].model, {}))
+            records += done
+    return tables, records, problems
 
 
 def label(key: tuple) -> str:
@@ -171,10 +193,15 @@ def write_report(runs_dir: Path, out: Path, tolerance: float) -> tuple[int, list
         parts += ["## Parity", "\n".join(verdicts), "## Curves and settings", *sections]
     else:
         parts.append("No finished runs found.")
+    bench_tables, bench_records, bench_problems = bench_results(runs_dir)
+    problems += bench_problems
+    if bench_tables:
+        parts += ["## Benchmarks (compare.py bench)", markdown(pd.concat(bench_tables, ignore_index=True)),
+                  *sorted({bench_settings_line([r]) for r in bench_records})]
     if problems:
         parts += ["## Skipped", "\n".join(f"- {p}" for p in problems)]
     atomic_write_text(out, "\n\n".join(parts) + "\n")
-    finals = [r[-1] for g in groups.values() for b in g.values() for r in b.values()]
+    finals = [r[-1] for g in groups.values() for b in g.values() for r in b.values()] + bench_records
     if finals:
         frame = pd.DataFrame([asdict(r) for r in sorted(finals, key=lambda r: (r.run_id, r.backend))])
         atomic_write_text(runs_dir / "summary.csv", frame.to_csv(index=False))

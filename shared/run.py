@@ -100,7 +100,7 @@ class RecordWriter:
             batch_size=cfg.batch_size, precision=cfg.precision, init=init,
             validation=split.validation, train_images=len(split.x_train),
             val_images=len(split.x_val), probe=cfg.probe if cfg.mode == "linear-probe" else None,
-            initial_loss=initial_loss, image_size=cfg.image_size)
+            initial_loss=initial_loss, image_size=cfg.image_size, compiled=cfg.compile)
         self.steps = steps_per_epoch(len(split.x_train), cfg.batch_size)
 
     def keep_through(self, epoch: int) -> None:

@@ -1,4 +1,4 @@
-"""The Keras callback that makes fit() follow the shared schedule and write the shared records."""
+"""The Keras callbacks that make fit() follow the shared schedule and write the shared records."""
 
 from __future__ import annotations
 
@@ -13,41 +13,68 @@ from shared.metrics import steady_images_per_sec
 from shared.run import RecordWriter, print_epoch
 
 from . import checkpoint
+from .device import peak_device_mb
+
+DIVERGENCE_CHECK_STEPS = 25  # on a GPU: how often the loss is read back (pytorch_impl.train)
 
 
-class EpochRecorder(keras.callbacks.Callback):
-    """Per step: the shared schedule's learning rate. Per epoch: timings and one EpochRecord.
+class FollowSchedule(keras.callbacks.Callback):
+    """Per step: the shared schedule's learning rate before it, and a look at the loss after it; a
+    non-finite loss stops fit after this batch. What every training step in Keras carries, in
+    training (EpochRecorder) and in compare.py bench alike."""
 
-    Steady-state img/s runs from the end of batch `warmup_batches` (tracing and the first
-    executions are over) to the end of the last training batch; validation is timed apart
-    through on_test_begin/on_test_end, which fit calls for validation_data."""
-
-    def __init__(self, cfg: RunConfig, writer: RecordWriter, steps: int, val_images: int,
-                 feature_images_per_sec: float | None = None, checkpoint_dir: Path | None = None):
+    def __init__(self, cfg: RunConfig, steps: int, device: str = "cpu"):
         super().__init__()
-        self.cfg, self.writer, self.steps, self.val_images = cfg, writer, steps, val_images
-        self.feature_images_per_sec = feature_images_per_sec
-        self.checkpoint_dir = checkpoint_dir  # where the state after each epoch goes (None: nowhere)
-        self.status = "ok"       # the last record's status ("diverged: ..." stops the run)
+        self.cfg, self.steps, self.device = cfg, steps, device
+        # On the CPU reading the loss is free, so a divergence is caught at its step; on a GPU
+        # it is a host sync, so only every DIVERGENCE_CHECK_STEPS steps (and the epoch's last).
+        self.check_every = 1 if device == "cpu" else DIVERGENCE_CHECK_STEPS
+        self.epoch_index = 0
         self.diverged_at = None  # the step of the current epoch whose loss was non-finite
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_index = epoch
-        self.epoch_start = time.perf_counter()
-        self.steady_start = self.train_end = self.diverged_at = None
+        self.diverged_at = None
 
     def on_train_batch_begin(self, batch, logs=None):
         step = self.epoch_index * self.steps + batch
         self.model.optimizer.learning_rate.assign(self.cfg.learning_rate(step, self.steps * self.cfg.epochs))
 
     def on_train_batch_end(self, batch, logs=None):
-        if batch + 1 == self.cfg.warmup_batches:
-            self.steady_start = time.perf_counter()
         # logs["loss"] is the epoch's running mean: non-finite from the first bad step on. fit
         # stops after this batch (it still validates before on_epoch_end, as PyTorch does).
+        if (batch + 1) % self.check_every and batch + 1 != self.steps:
+            return
         if not math.isfinite(float(logs["loss"])):
             self.diverged_at = batch + 1
             self.model.stop_training = True
+
+
+class EpochRecorder(FollowSchedule):
+    """FollowSchedule, and per epoch: timings and one EpochRecord.
+
+    Steady-state img/s runs from the end of batch `warmup_batches` (tracing and the first
+    executions are over) to the end of the last training batch; validation is timed apart
+    through on_test_begin/on_test_end, which fit calls for validation_data."""
+
+    def __init__(self, cfg: RunConfig, writer: RecordWriter, steps: int, val_images: int,
+                 feature_images_per_sec: float | None = None, checkpoint_dir: Path | None = None,
+                 device: str = "cpu"):
+        super().__init__(cfg, steps, device)
+        self.writer, self.val_images = writer, val_images
+        self.feature_images_per_sec = feature_images_per_sec
+        self.checkpoint_dir = checkpoint_dir  # where the state after each epoch goes (None: nowhere)
+        self.status = "ok"       # the last record's status ("diverged: ..." stops the run)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        super().on_epoch_begin(epoch, logs)
+        self.epoch_start = time.perf_counter()
+        self.steady_start = self.train_end = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch + 1 == self.cfg.warmup_batches:
+            self.steady_start = time.perf_counter()
+        super().on_train_batch_end(batch, logs)
 
     def on_test_begin(self, logs=None):
         self.train_end = self.test_start = time.perf_counter()
@@ -64,7 +91,7 @@ class EpochRecorder(keras.callbacks.Callback):
             val_loss=float(logs["val_loss"]), val_acc=float(logs["val_accuracy"]),
             epoch_seconds=time.perf_counter() - self.epoch_start,
             train_images_per_sec=train_ips, eval_images_per_sec=self.val_images / self.test_seconds,
-            peak_device_mb=None, feature_images_per_sec=self.feature_images_per_sec,
+            peak_device_mb=peak_device_mb(self.device), feature_images_per_sec=self.feature_images_per_sec,
             diverged_at=self.diverged_at)
         print_epoch(record)
         self.status = record.status

@@ -22,6 +22,7 @@ from shared.weights_io import load_arrays
 from . import checkpoint
 from .callbacks import EpochRecorder
 from .data import eval_dataset, to_batch, training_dataset
+from .device import resolve_device, set_precision
 from .models import build_model, count_params, freeze_backbone
 from .optim import make_loss, make_optimizer
 from .probe import probe_datasets
@@ -36,10 +37,11 @@ def initial_loss(model: keras.Model, loss, split: Split, cfg: RunConfig) -> floa
 
 
 def train(cfg: RunConfig, run_dir: Path) -> int:
-    if cfg.device != "cpu":
-        raise ValueError(f"device {cfg.device!r} is not supported by the Keras backend yet; use cpu")
+    device = resolve_device(cfg.device)
+    set_precision(device, cfg.precision)
     keras.utils.set_random_seed(cfg.seed)
-    tf.config.experimental.enable_op_determinism()  # same seed, same records (tested); ~1% here
+    if device == "cpu":  # same seed, same records (tested); ~1% here. A GPU keeps its fast kernels.
+        tf.config.experimental.enable_op_determinism()
     split = load_split(cfg)
     model = build_model(cfg.model, variant=cfg.variant, num_classes=cfg.num_classes, image_size=cfg.image_size)
     init_path = Path(run_dir) / INITIAL_WEIGHTS
@@ -54,12 +56,12 @@ def train(cfg: RunConfig, run_dir: Path) -> int:
         freeze_backbone(model, cfg.model)
     loss = make_loss(cfg)
     writer = RecordWriter(cfg, run_dir, backend="tensorflow", framework_version=tf.__version__,
-                          device=cfg.device, params=count_params(model), init=init, split=split,
+                          device=device, params=count_params(model), init=init, split=split,
                           initial_loss=initial_loss(model, loss, split, cfg))
     features_probe = cfg.mode == "linear-probe" and cfg.probe == "features"
     if features_probe:
         model, train_data, val_data, feature_rate = probe_datasets(model, cfg, split, init)
-    model.compile(optimizer=make_optimizer(cfg), loss=loss,
+    model.compile(optimizer=make_optimizer(cfg), loss=loss, jit_compile=cfg.compile,
                   metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
     # The head of a features probe trains in seconds on cached features: a resume restarts it.
     done = 0 if features_probe else checkpoint.restore(run_dir, model)
@@ -71,7 +73,7 @@ def train(cfg: RunConfig, run_dir: Path) -> int:
         val_data, feature_rate = eval_dataset(split.x_val, split.y_val, cfg), None
     steps = steps_per_epoch(len(split.x_train), cfg.batch_size)
     recorder = EpochRecorder(cfg, writer, steps, len(split.x_val), feature_rate,
-                             checkpoint_dir=None if features_probe else run_dir)
+                             checkpoint_dir=None if features_probe else run_dir, device=device)
     model.fit(train_data, initial_epoch=done, epochs=cfg.epochs, steps_per_epoch=steps, validation_data=val_data,
               callbacks=[recorder], shuffle=False, verbose=1 if sys.stdout.isatty() else 0)
     if recorder.status != "ok":

@@ -1,0 +1,93 @@
+"""The PyTorch side of `compare.py bench` (shared/bench.py has the method; tensorflow_impl/bench.py
+mirrors this file).
+
+    python -m pytorch_impl.bench RUN_DIR      (compare.py bench does this; RUN_DIR holds config.json
+                                               and bench.json)
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+
+from shared.metrics import peak_host_mb
+
+BASELINE_HOST_MB = peak_host_mb()  # torch is imported, nothing else yet: the framework's own footprint
+
+from shared.batch_plan import epoch_plan, steps_per_epoch  # noqa: E402
+from shared.bench import BenchSettings, WindowTimer, median_ms, print_record, write_record  # noqa: E402
+from shared.config import RunConfig  # noqa: E402
+from shared.run import load_split, normalization, run_backend  # noqa: E402
+
+from .data import ResidentImages, planned_batches  # noqa: E402
+from .device import autocast, check_precision, grad_scaler, resolve_device  # noqa: E402
+from .models import build_model, count_params  # noqa: E402
+from .optim import make_loss, make_optimizer, set_learning_rate  # noqa: E402
+from .train import compiled, evaluate, synchronize, train_epoch, train_step  # noqa: E402
+
+
+def bench(cfg: RunConfig, run_dir: Path) -> int:
+    settings = BenchSettings.load(run_dir)
+    torch.manual_seed(cfg.seed)
+    device = resolve_device(cfg.device)
+    check_precision(device, cfg.precision)
+    start = time.perf_counter()
+    split = load_split(cfg)
+    data_load_seconds = time.perf_counter() - start
+    model = build_model(cfg.model, variant=cfg.variant, num_classes=cfg.num_classes, image_size=cfg.image_size)
+    model.to(device, memory_format=torch.channels_last)
+    net, loss_fn = compiled(model, cfg), make_loss(cfg)
+    optimizer, scaler = make_optimizer(model, cfg), grad_scaler(device, cfg.precision)
+    n_eval = min(settings.eval_images, len(split.x_val))
+    resident_train = resident_val = None
+    if device.type == "cuda":
+        resident_train = ResidentImages(split.x_train, split.y_train, device)
+        resident_val = ResidentImages(split.x_val[:n_eval], split.y_val[:n_eval], device)
+        torch.cuda.reset_peak_memory_stats(device)
+    total_steps = steps_per_epoch(len(split.x_train), cfg.batch_size)
+
+    # 1. compute: the first planned batch, staged on the device once, trained on again and again.
+    plan = epoch_plan(cfg.seed, 1, len(split.x_train), crop=cfg.crop, flip=cfg.flip)
+    x, y = next(planned_batches(split.x_train, split.y_train, plan, plan.batch_slices(cfg.batch_size)[:1], device,
+                                cfg.image_size, *normalization(cfg), resident=resident_train))
+    net.train()
+    timer = WindowTimer(settings, cfg.batch_size, sync=lambda: synchronize(device))
+    while not timer.done:
+        set_learning_rate(optimizer, cfg.learning_rate(timer.steps, total_steps))
+        train_step(net, optimizer, scaler, loss_fn, x, y, cfg, device)
+        timer.step_done()
+    compute = timer.images_per_sec()
+
+    # 2. train: the training loop itself, on its own input pipeline.
+    timer = WindowTimer(settings, cfg.batch_size, sync=lambda: synchronize(device))
+    train_epoch(net, optimizer, scaler, loss_fn, split, cfg, 1, device, resident_train, timer=timer)
+    train = timer.images_per_sec()
+
+    # 3. eval, after one untimed batch (torch.compile traces eval mode apart).
+    x_val, y_val = split.x_val[:n_eval], split.y_val[:n_eval]
+    evaluate(net, loss_fn, x_val[:cfg.eval_batch_size], y_val[:cfg.eval_batch_size], cfg, device, None)
+    _, _, eval_ips = evaluate(net, loss_fn, x_val, y_val, cfg, device, resident_val)
+
+    # 4. latency of one image.
+    one = x[:1]
+
+    def infer():
+        with torch.inference_mode(), autocast(device, cfg.precision):
+            net(one)
+        synchronize(device)
+    latency = median_ms(infer, settings.latency_runs, settings.latency_warmup)
+
+    record = write_record(
+        run_dir, cfg, settings, backend="torch", framework_version=torch.__version__, device=device.type,
+        params_total=count_params(model)[0], compute_images_per_sec=compute, train_images_per_sec=train,
+        eval_images_per_sec=eval_ips, latency_ms_batch1=latency, baseline_host_mb=BASELINE_HOST_MB,
+        peak_device_mb=torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None,
+        data_load_seconds=data_load_seconds)
+    print_record(record)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_backend("torch", bench))

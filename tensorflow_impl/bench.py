@@ -1,0 +1,102 @@
+"""The Keras side of `compare.py bench` (shared/bench.py has the method; pytorch_impl/bench.py
+mirrors this file).
+
+    python -m tensorflow_impl.bench RUN_DIR   (compare.py bench does this; RUN_DIR holds config.json
+                                               and bench.json)
+"""
+
+from __future__ import annotations
+
+import tensorflow_impl  # noqa: F401, I001 — sets TensorFlow's environment before it is imported
+
+import time
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from shared.metrics import peak_host_mb
+
+BASELINE_HOST_MB = peak_host_mb()  # TensorFlow and Keras are imported, nothing else yet
+
+from shared.batch_plan import steps_per_epoch  # noqa: E402
+from shared.bench import BenchSettings, WindowTimer, median_ms, print_record, write_record  # noqa: E402
+from shared.config import RunConfig  # noqa: E402
+from shared.run import load_split, run_backend  # noqa: E402
+
+from .callbacks import FollowSchedule  # noqa: E402
+from .data import eval_dataset, training_dataset  # noqa: E402
+from .device import peak_device_mb, resolve_device, set_precision  # noqa: E402
+from .models import build_model, count_params  # noqa: E402
+from .optim import make_loss, make_optimizer  # noqa: E402
+
+
+class TimeSteps(FollowSchedule):
+    """FollowSchedule (as in training), and every finished step reported to a WindowTimer."""
+
+    def __init__(self, cfg: RunConfig, steps: int, device: str, timer: WindowTimer):
+        super().__init__(cfg, steps, device)
+        self.timer = timer
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, logs)
+        self.logs = logs
+        self.timer.step_done()
+
+
+def timed_fit(model, data: tf.data.Dataset, cfg: RunConfig, settings: BenchSettings, device: str,
+              total_steps: int) -> float:
+    """Median-window img/s of settings.steps training steps of fit on `data`."""
+    timer = WindowTimer(settings, cfg.batch_size)
+    callback = TimeSteps(cfg, total_steps, device, timer)
+    timer.sync = lambda: float(callback.logs["loss"])  # waits for the step that produced it
+    model.fit(data, epochs=1, steps_per_epoch=settings.steps, callbacks=[callback], shuffle=False, verbose=0)
+    return timer.images_per_sec()
+
+
+def bench(cfg: RunConfig, run_dir: Path) -> int:
+    settings = BenchSettings.load(run_dir)
+    device = resolve_device(cfg.device)
+    set_precision(device, cfg.precision)
+    keras.utils.set_random_seed(cfg.seed)
+    start = time.perf_counter()
+    split = load_split(cfg)
+    data_load_seconds = time.perf_counter() - start
+    model = build_model(cfg.model, variant=cfg.variant, num_classes=cfg.num_classes, image_size=cfg.image_size)
+    model.compile(optimizer=make_optimizer(cfg), loss=make_loss(cfg), jit_compile=cfg.compile,
+                  metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
+    total_steps = steps_per_epoch(len(split.x_train), cfg.batch_size)
+    pipeline = training_dataset(split, cfg)
+
+    # 1. compute: the first planned batch, made once, fed again and again (no input work per step).
+    first = next(iter(pipeline))
+    staged = tf.data.Dataset.from_tensors(first).repeat()
+    compute = timed_fit(model, staged, cfg, settings, device, total_steps)
+
+    # 2. train: fit on the training input pipeline.
+    train = timed_fit(model, pipeline, cfg, settings, device, total_steps)
+
+    # 3. eval, after one untimed batch.
+    n_eval = min(settings.eval_images, len(split.x_val))
+    x_val, y_val = split.x_val[:n_eval], split.y_val[:n_eval]
+    model.evaluate(eval_dataset(x_val[:cfg.eval_batch_size], y_val[:cfg.eval_batch_size], cfg), verbose=0)
+    start = time.perf_counter()
+    model.evaluate(eval_dataset(x_val, y_val, cfg), verbose=0)
+    eval_ips = n_eval / (time.perf_counter() - start)
+
+    # 4. latency of one image, through a compiled graph as a served model would be.
+    infer = tf.function(lambda x: model(x, training=False), jit_compile=cfg.compile)
+    one = first[0][:1]
+    latency = median_ms(lambda: infer(one).numpy(), settings.latency_runs, settings.latency_warmup)
+
+    record = write_record(
+        run_dir, cfg, settings, backend="tensorflow", framework_version=tf.__version__, device=device,
+        params_total=count_params(model)[0], compute_images_per_sec=compute, train_images_per_sec=train,
+        eval_images_per_sec=eval_ips, latency_ms_batch1=latency, baseline_host_mb=BASELINE_HOST_MB,
+        peak_device_mb=peak_device_mb(device), data_load_seconds=data_load_seconds)
+    print_record(record)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_backend("tensorflow", bench))

@@ -1,0 +1,264 @@
+"""compare.py bench, its measurement rules, the GPU path's logic on the CPU, and the data path's
+memory: schema and method are asserted, never a speed."""
+
+import os
+import subprocess
+import sys
+import tracemalloc
+from dataclasses import fields
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shared import bench as bench_module
+from shared.batch_plan import epoch_plan, train_batch
+from shared.bench import BenchSettings, WindowTimer, median_ms
+from shared.config import RunConfig
+from shared.metrics import BenchRecord, EpochRecord, read_jsonl
+
+from conftest import ROOT
+
+BENCH_FIELDS = ("compute_images_per_sec", "train_images_per_sec", "pipeline_efficiency", "eval_images_per_sec",
+                "latency_ms_batch1", "peak_host_mb", "peak_device_mb", "batch_size", "precision", "compiled",
+                "device")
+TINY = ["--subset", "512", "--batch-size", "32", "--warmup-steps", "1", "--windows", "2", "--window-steps", "2",
+        "--eval-images", "64", "--latency-runs", "3"]
+
+
+def compare(*args, env=None, timeout=900):
+    return subprocess.run([sys.executable, str(ROOT / "compare.py"), *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+class FakeClock:
+    def __init__(self, step_seconds):
+        self.now, self.step_seconds = 0.0, iter(step_seconds)
+
+    def __call__(self):
+        return self.now
+
+    def step(self):
+        self.now += next(self.step_seconds)
+
+
+def test_window_timer_times_windows_after_the_warm_up_and_syncs_only_at_their_boundaries(monkeypatch):
+    settings = BenchSettings(warmup_steps=2, windows=3, window_steps=2)
+    # warm-up steps take 10 s (compiling), then windows of 2 steps: 1+1, 2+2, 0.5+0.5 seconds
+    clock = FakeClock([10, 10, 1, 1, 2, 2, 0.5, 0.5])
+    monkeypatch.setattr(bench_module.time, "perf_counter", clock)
+    syncs = []
+    timer = WindowTimer(settings, batch_size=8, sync=lambda: syncs.append(clock.now))
+    while not timer.done:
+        clock.step()
+        timer.step_done()
+    assert timer.steps == settings.steps == 8
+    assert syncs == [20, 22, 26, 27]  # after the warm-up and after each window: nowhere else
+    # windows of 16 images in 2, 4 and 1 s: 8, 4, 16 img/s; the median, not the mean (9.33)
+    assert timer.images_per_sec() == 8.0
+
+
+def test_median_ms_waits_out_the_warm_up_calls(monkeypatch):
+    clock = FakeClock([5.0] + [0.001, 0.003, 0.002])
+    monkeypatch.setattr(bench_module.time, "perf_counter", clock)
+    assert median_ms(clock.step, runs=3, warmup=1) == pytest.approx(2.0)
+
+
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory, real_data_env_module):
+    out = tmp_path_factory.mktemp("bench")
+    result = compare("bench", "--model", "cnn", "--backend", "both", "--device", "cpu", *TINY, "--out", str(out))
+    return result, out
+
+
+def test_bench_writes_one_record_per_backend_with_the_schema(bench_run):
+    result, out = bench_run
+    assert result.returncode == 0, result.stderr[-3000:]
+    [run_dir] = [p for p in out.iterdir() if p.is_dir()]
+    assert (run_dir / "bench.json").exists() and (run_dir / "table.md").exists()
+    for backend in ("torch", "tensorflow"):
+        [record], problems = read_jsonl(run_dir / f"{backend}.jsonl")
+        assert problems == [] and isinstance(record, BenchRecord)
+        assert (record.kind, record.model, record.backend, record.status) == ("bench", "cnn", backend, "ok")
+        assert (record.batch_size, record.precision, record.compiled, record.device) == (32, "fp32", False, "cpu")
+        assert record.peak_device_mb is None  # the CPU
+        for name in ("compute_images_per_sec", "train_images_per_sec", "eval_images_per_sec", "latency_ms_batch1"):
+            assert np.isfinite(getattr(record, name)) and getattr(record, name) > 0, name
+        assert record.peak_host_mb > record.baseline_host_mb > 0
+        # the efficiency is the ratio of the two throughputs of this one process, nothing else
+        assert record.pipeline_efficiency == record.train_images_per_sec / record.compute_images_per_sec
+        assert record.timing.startswith("median of 2 windows x 2 steps after 1 untimed warm-up steps")
+    assert "| cnn   | PyTorch " in result.stdout and "| cnn   | TensorFlow/Keras " in result.stdout
+    assert "Efficiency" in result.stdout and "Settings: 32×32 input (cifar), batch 32, fp32" in result.stdout
+
+
+def test_bench_rows_share_summary_csv_with_training_rows(bench_run, real_data_env):
+    result, out = bench_run
+    assert compare("--model", "cnn", "--backend", "torch", "--epochs", "1", "--subset", "256",
+                   "--batch-size", "128", "--out", str(out)).returncode == 0
+    summary = pd.read_csv(out / "summary.csv")
+    assert sorted(summary["kind"]) == ["bench", "bench", "train"]
+    bench_rows = summary[summary["kind"] == "bench"]
+    assert set(BENCH_FIELDS) <= set(bench_rows.columns)
+    assert bench_rows[list(BENCH_FIELDS[:5])].notna().all().all()
+    train_row = summary[summary["kind"] == "train"].iloc[0]
+    assert train_row["val_acc"] >= 0 and pd.isna(train_row["pipeline_efficiency"])
+    # `compare.py report` regenerates summary.csv from the run folders: the bench rows stay
+    assert compare("report", "--runs", str(out)).returncode == 0
+    assert sorted(pd.read_csv(out / "summary.csv")["kind"]) == ["bench", "bench", "train"]
+
+
+def test_bench_needs_enough_batches_for_its_windows(tmp_path, real_data_env):
+    result = compare("bench", "--model", "cnn", "--subset", "512", "--batch-size", "128", "--out", str(tmp_path))
+    assert result.returncode == 2
+    assert ("the training images give 4 batches of 128; a measurement needs 30 (--warmup-steps + --windows × "
+            "--window-steps)") in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def cuda_present() -> bool:
+    import torch
+    return torch.cuda.is_available()
+
+
+@pytest.mark.parametrize("command", [["--model", "cnn"], ["bench", "--model", "cnn"]])
+def test_device_cuda_without_a_gpu_exits_2_in_one_line(tmp_path, real_data_env, command):
+    if cuda_present():
+        pytest.skip("this machine has a GPU")
+    result = compare(*command, "--device", "cuda", "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("compare.py: error: --device cuda needs a CUDA GPU, and PyTorch and TensorFlow/Keras "
+                           "sees none; use --device cpu")
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+
+
+def test_torch_picks_cuda_only_when_it_is_there(monkeypatch):
+    import torch
+
+    from pytorch_impl.device import DeviceError, check_precision, resolve_device
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto").type == "cpu"
+    with pytest.raises(DeviceError, match="PyTorch sees no CUDA GPU"):
+        resolve_device("cuda")
+    with pytest.raises(DeviceError, match="fp16 needs a CUDA GPU"):
+        check_precision(torch.device("cpu"), "fp16")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto").type == "cuda"
+    assert resolve_device("cpu").type == "cpu"
+
+
+def test_keras_picks_the_gpu_only_when_it_is_there():
+    # In a fresh process: hiding devices is only possible before TensorFlow initialises them.
+    code = ("import tensorflow_impl, tensorflow as tf\n"
+            "from tensorflow_impl.device import DeviceError, resolve_device\n"
+            "if tf.config.list_physical_devices('GPU'): print('gpu'); raise SystemExit\n"
+            "assert resolve_device('auto') == 'cpu'\n"
+            "try:\n    resolve_device('cuda')\nexcept DeviceError as e:\n    print(e)\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    if result.stdout.strip() == "gpu":
+        pytest.skip("this machine has a GPU")
+    assert "--device cuda, but TensorFlow sees no GPU" in result.stdout
+
+
+def test_torch_augment_on_the_device_equals_the_shared_plan():
+    """The GPU path's batches (uint8 set resident on the device, augmented there), run on the
+    CPU, are the CPU path's batches exactly."""
+    import torch
+
+    from pytorch_impl.data import ResidentImages, planned_batches
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
+    y = rng.integers(0, 10, 64).astype(np.uint8)
+    plan = epoch_plan(3, 2, len(x))
+    slices = plan.batch_slices(16)
+    resident = ResidentImages(x, y, torch.device("cpu"))
+    batch = resident.planned(plan)
+    for where in slices:
+        images, labels = batch(where)
+        want_images, want_labels = train_batch(x, y, plan, where)
+        np.testing.assert_array_equal(images.numpy(), want_images)
+        np.testing.assert_array_equal(labels.numpy(), want_labels)
+    common = (plan, slices, torch.device("cpu"), 32, (120.0, 120.0, 110.0), (60.0, 60.0, 65.0))
+    for (a, la), (b, lb) in zip(planned_batches(x, y, *common), planned_batches(x, y, *common, resident=resident)):
+        assert torch.equal(a, b) and torch.equal(la, lb)
+
+
+def anonymous_mb() -> float:
+    """Anonymous resident memory of this process (heap, not the memory-mapped dataset's pages)."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("RssAnon:")) / 1024
+
+
+# A uint8 copy of the 50,000 training images is 146 MiB (a float32 one four times that).
+UINT8_COPY_MB = 50_000 * 32 * 32 * 3 / 2**20
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads /proc (Linux)")
+def test_the_torch_data_path_never_copies_the_dataset(real_data_env):
+    """The training set stays one memory-mapped uint8 array; batches are gathered, augmented and
+    normalised one at a time. tracemalloc sees every numpy allocation and RssAnon every other."""
+    import torch
+
+    from pytorch_impl.data import planned_batches
+    from shared.run import load_split, normalization
+    cfg = RunConfig(model="resnet18", batch_size=128)
+    load_split(cfg)  # the first load may convert the download into the cache; the runs load that
+    before = anonymous_mb()
+    tracemalloc.start()
+    try:
+        split = load_split(cfg)
+        plan = epoch_plan(cfg.seed, 1, len(split.x_train))
+        batches = planned_batches(split.x_train, split.y_train, plan, plan.batch_slices(128), torch.device("cpu"),
+                                  32, *normalization(cfg))
+        for _, _ in zip(range(20), batches):
+            pass
+        _, numpy_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    grown = anonymous_mb() - before
+    assert len(split.x_train) == 50_000 and split.x_train.dtype == np.uint8
+    assert numpy_peak / 2**20 < UINT8_COPY_MB / 4, f"numpy allocated {numpy_peak / 2**20:.0f} MB"
+    assert grown < UINT8_COPY_MB / 2, f"anonymous memory grew by {grown:.0f} MB"
+
+
+KERAS_DATA_PATH = """
+import tensorflow_impl
+from shared.config import RunConfig
+from shared.run import load_split
+from tensorflow_impl.data import training_dataset
+def anonymous_mb():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("RssAnon:")) / 1024
+cfg = RunConfig(model="resnet18", batch_size=128, epochs=1)
+split = load_split(cfg)
+before = anonymous_mb()
+dataset = training_dataset(split, cfg)
+built = anonymous_mb() - before
+for _ in zip(range(20), dataset):
+    pass
+print(built, anonymous_mb() - before)
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads /proc (Linux)")
+def test_the_keras_data_path_holds_uint8_only(real_data_env):
+    """tf.data needs the set as a TensorFlow tensor: one uint8 copy (146 MiB) is the whole cost, not
+    two (tf.constant's way) and never float32; crops, flips and normalisation happen per batch.
+    In its own process, as the backend runs (TensorFlow's start-up heap is part of the figure)."""
+    result = subprocess.run([sys.executable, "-c", KERAS_DATA_PATH], cwd=ROOT, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    built, grown = map(float, result.stdout.split())
+    assert max(built, grown) < 1.5 * UINT8_COPY_MB, f"anonymous memory grew by {built:.0f} / {grown:.0f} MB"
+
+
+def test_record_kinds_validate_to_their_own_types():
+    from shared.metrics import SchemaError, validate
+    assert {f.name for f in fields(BenchRecord)} >= set(BENCH_FIELDS) | {"kind", "timing", "status"}
+    assert EpochRecord.__dataclass_fields__["kind"].default == "train"
+    with pytest.raises(SchemaError, match="kind 'other' is not one of train, bench"):
+        validate({"kind": "other"})
+    with pytest.raises(SchemaError, match="record is missing fields: schema_version"):
+        validate({"kind": "bench"})
