@@ -17,7 +17,8 @@ from shared.metrics import peak_host_mb
 BASELINE_HOST_MB = peak_host_mb()  # torch is imported, nothing else yet: the framework's own footprint
 
 from shared.batch_plan import epoch_plan, steps_per_epoch  # noqa: E402
-from shared.bench import BenchSettings, WindowTimer, median_ms, print_record, write_record  # noqa: E402
+from shared.bench import (BenchSettings, WindowTimer, median_ms, median_rate, print_record,  # noqa: E402
+                          write_record)
 from shared.config import RunConfig  # noqa: E402
 from shared.run import load_split, normalization, run_backend  # noqa: E402
 
@@ -48,22 +49,26 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
         torch.cuda.reset_peak_memory_stats(device)
     total_steps = steps_per_epoch(len(split.x_train), cfg.batch_size)
 
-    # 1. compute: the first planned batch, staged on the device once, trained on again and again.
+    # 1. compute passes: the first planned batch, staged on the device once, trained on again and again.
     plan = epoch_plan(cfg.seed, 1, len(split.x_train), crop=cfg.crop, flip=cfg.flip)
     x, y = next(planned_batches(split.x_train, split.y_train, plan, plan.batch_slices(cfg.batch_size)[:1], device,
                                 cfg.image_size, *normalization(cfg), resident=resident_train))
-    net.train()
-    timer = WindowTimer(settings, cfg.batch_size, sync=lambda: synchronize(device))
-    while not timer.done:
-        set_learning_rate(optimizer, cfg.learning_rate(timer.steps, total_steps))
-        train_step(net, optimizer, scaler, loss_fn, x, y, cfg, device)
-        timer.step_done()
-    compute = timer.images_per_sec()
 
-    # 2. train: the training loop itself, on its own input pipeline.
+    def compute_pass() -> WindowTimer:
+        net.train()
+        timer = WindowTimer(settings, cfg.batch_size, sync=lambda: synchronize(device))
+        while not timer.done:
+            set_learning_rate(optimizer, cfg.learning_rate(timer.steps, total_steps))
+            train_step(net, optimizer, scaler, loss_fn, x, y, cfg, device)
+            timer.step_done()
+        return timer
+
+    # 2. train: the training loop itself, on its own input pipeline, between two compute passes.
+    before = compute_pass()
     timer = WindowTimer(settings, cfg.batch_size, sync=lambda: synchronize(device))
     train_epoch(net, optimizer, scaler, loss_fn, split, cfg, 1, device, resident_train, timer=timer)
     train = timer.images_per_sec()
+    compute = median_rate(before, compute_pass())
 
     # 3. eval, after one untimed batch (torch.compile traces eval mode apart).
     x_val, y_val = split.x_val[:n_eval], split.y_val[:n_eval]

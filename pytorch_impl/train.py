@@ -77,13 +77,13 @@ def evaluate(net, loss_fn, x: np.ndarray, y: np.ndarray, cfg: RunConfig, device,
 
 
 def initial_loss(model, loss_fn, split: Split, cfg: RunConfig, device) -> float:
-    """The loss of the first planned batch before any update, in inference mode, in float32
-    (shared.metrics)."""
+    """The loss of the first planned batch before any update, in inference mode, in the run's
+    precision (shared.metrics)."""
     images, labels = first_batch(split, cfg)
     model.eval()
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast(device, cfg.precision):
         logits = model(to_batch(images, device, cfg.image_size, *normalization(cfg)))
-        return loss_fn(logits, to_labels(labels, device)).item()
+        return loss_fn(logits, to_labels(labels, device)).float().item()
 
 
 def train_epoch(net, optimizer, scaler, loss_fn, split: Split, cfg: RunConfig, epoch: int, device,

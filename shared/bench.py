@@ -7,6 +7,9 @@ after the other and in that order:
    loss, backward and optimizer alone, with no input pipeline;
 2. train: training steps on compare.py's own input pipeline, by the code that trains (the batch
    plan, gather, crop, flip and normalise; tf.data in Keras), learning-rate updates included;
+   then compute once more: its figure is the median over the windows of both compute passes, so
+   that warm-up or drift (allocator growth, another process) favours neither side of the ratio
+   (measured here before this order: compute first alone read up to 15 % low);
 3. pipeline_efficiency = train / compute, both from this process;
 4. eval: `eval_images` validation images in eval mode, after one untimed batch;
 5. latency: one image in eval mode, `latency_runs` calls after `latency_warmup`, each waited for;
@@ -88,10 +91,19 @@ class WindowTimer:
     def done(self) -> bool:
         return self.steps >= self.settings.steps
 
+    def rates(self) -> list[float]:
+        """Images per second of each timed window."""
+        return [self.settings.window_steps * self.batch_size / (b - a) for a, b in zip(self.marks, self.marks[1:])]
+
     def images_per_sec(self) -> float:
         """The median window's images per second (NaN before a whole window was timed)."""
-        rates = [self.settings.window_steps * self.batch_size / (b - a) for a, b in zip(self.marks, self.marks[1:])]
-        return statistics.median(rates) if rates else float("nan")
+        return median_rate(self)
+
+
+def median_rate(*timers: WindowTimer) -> float:
+    """The median over the windows of all these timers (NaN if none was timed)."""
+    rates = [rate for timer in timers for rate in timer.rates()]
+    return statistics.median(rates) if rates else float("nan")
 
 
 def median_ms(call: Callable[[], object], runs: int, warmup: int) -> float:

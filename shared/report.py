@@ -17,8 +17,9 @@ from shared.stats import STATISTICAL_TOLERANCE, compare_means, describe
 
 BACKEND_NAMES = {"torch": "PyTorch", "tensorflow": "TensorFlow/Keras"}
 DEFAULT_TOLERANCE_POINTS = 1.5
-# Relative tolerance on the step-0 loss: float32 round-off of two frameworks' kernels is ~1e-6.
-START_TOLERANCE = 1e-4
+# Relative tolerance on the step-0 loss, by the precision both backends ran in: float32 round-off
+# of two frameworks' kernels is ~1e-6; bf16 keeps 8 significant bits (~4e-3 per rounding), fp16 11.
+START_TOLERANCE = {"fp32": 1e-4, "bf16": 3e-2, "fp16": 5e-3}
 
 COLUMNS = ["Model", "Backend", "Training Accuracy", "Validation Accuracy", "Training Loss",
            "Validation Loss", "Train img/s", "Eval img/s", "Epoch s", "Params", "Status"]
@@ -142,10 +143,11 @@ def start_line(torch_rec: EpochRecord, tf_rec: EpochRecord) -> str | None:
     a, b = torch_rec.initial_loss, tf_rec.initial_loss
     if a is None or b is None:
         return None
-    same = abs(a - b) <= START_TOLERANCE * max(abs(a), abs(b))
+    tolerance = max(START_TOLERANCE.get(r.precision, START_TOLERANCE["fp32"]) for r in (torch_rec, tf_rec))
+    same = abs(a - b) <= tolerance * max(abs(a), abs(b))
     return (f"Start: {'SAME' if same else 'DIFFERENT'} — step-0 loss on the first planned batch "
             f"(initial weights, inference mode): PyTorch {a:.6f}, Keras {b:.6f}, |Δ| {abs(a - b):.1e} "
-            f"(tolerance {START_TOLERANCE:g} relative)"
+            f"(tolerance {tolerance:g} relative, {tf_rec.precision})"
             + ("." if same else "; the two backends did not start from the same function."))
 
 

@@ -20,7 +20,8 @@ from shared.metrics import peak_host_mb
 BASELINE_HOST_MB = peak_host_mb()  # TensorFlow and Keras are imported, nothing else yet
 
 from shared.batch_plan import steps_per_epoch  # noqa: E402
-from shared.bench import BenchSettings, WindowTimer, median_ms, print_record, write_record  # noqa: E402
+from shared.bench import (BenchSettings, WindowTimer, median_ms, median_rate, print_record,  # noqa: E402
+                          write_record)
 from shared.config import RunConfig  # noqa: E402
 from shared.run import load_split, run_backend  # noqa: E402
 
@@ -45,13 +46,13 @@ class TimeSteps(FollowSchedule):
 
 
 def timed_fit(model, data: tf.data.Dataset, cfg: RunConfig, settings: BenchSettings, device: str,
-              total_steps: int) -> float:
-    """Median-window img/s of settings.steps training steps of fit on `data`."""
+              total_steps: int) -> WindowTimer:
+    """settings.steps training steps of fit on `data`, timed in windows."""
     timer = WindowTimer(settings, cfg.batch_size)
     callback = TimeSteps(cfg, total_steps, device, timer)
     timer.sync = lambda: float(callback.logs["loss"])  # waits for the step that produced it
     model.fit(data, epochs=1, steps_per_epoch=settings.steps, callbacks=[callback], shuffle=False, verbose=0)
-    return timer.images_per_sec()
+    return timer
 
 
 def bench(cfg: RunConfig, run_dir: Path) -> int:
@@ -68,13 +69,14 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
     total_steps = steps_per_epoch(len(split.x_train), cfg.batch_size)
     pipeline = training_dataset(split, cfg)
 
-    # 1. compute: the first planned batch, made once, fed again and again (no input work per step).
+    # 1. compute passes: the first planned batch, made once, fed again and again (no input work per step).
     first = next(iter(pipeline))
     staged = tf.data.Dataset.from_tensors(first).repeat()
-    compute = timed_fit(model, staged, cfg, settings, device, total_steps)
 
-    # 2. train: fit on the training input pipeline.
-    train = timed_fit(model, pipeline, cfg, settings, device, total_steps)
+    # 2. train: fit on the training input pipeline, between two compute passes.
+    before = timed_fit(model, staged, cfg, settings, device, total_steps)
+    train = timed_fit(model, pipeline, cfg, settings, device, total_steps).images_per_sec()
+    compute = median_rate(before, timed_fit(model, staged, cfg, settings, device, total_steps))
 
     # 3. eval, after one untimed batch.
     n_eval = min(settings.eval_images, len(split.x_val))

@@ -262,3 +262,20 @@ def test_record_kinds_validate_to_their_own_types():
         validate({"kind": "other"})
     with pytest.raises(SchemaError, match="record is missing fields: schema_version"):
         validate({"kind": "bench"})
+
+
+def test_training_with_compile_and_bf16_in_both_backends(tmp_path, real_data_env):
+    """--compile (torch.compile / XLA) and --precision bf16 (autocast / mixed_bfloat16) train and
+    say so in every record; losses stay finite and the two backends start from the same loss."""
+    result = compare("--model", "cnn", "--backend", "both", "--epochs", "1", "--subset", "256", "--batch-size", "64",
+                     "--compile", "--precision", "bf16", "--device", "cpu", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    [run_dir] = [p for p in tmp_path.iterdir() if p.is_dir()]
+    records = {b: read_jsonl(run_dir / f"{b}.jsonl")[0] for b in ("torch", "tensorflow")}
+    for backend, [record] in records.items():
+        assert (record.kind, record.compiled, record.precision, record.device, record.status) == \
+               ("train", True, "bf16", "cpu", "ok"), backend
+        assert np.isfinite([record.train_loss, record.val_loss]).all()
+    # the step-0 losses agree to bf16's precision: the start check holds, with bf16's tolerance
+    assert "Start: SAME" in result.stdout and "relative, bf16)" in result.stdout
+    assert "bf16" in result.stdout and "compiled (torch.compile / jit_compile)" in result.stdout
