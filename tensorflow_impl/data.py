@@ -59,7 +59,7 @@ def training_dataset(split: Split, cfg: RunConfig, first_epoch: int = 1) -> tf.d
         x = augment(tf.gather(images, draw["order"]), draw["crop_dy"], draw["crop_dx"], draw["flip"])
         return to_batch(x, cfg.image_size, *normalization(cfg)), tf.one_hot(tf.gather(labels, draw["order"]), cfg.num_classes)
 
-    return (tf.data.Dataset.from_tensor_slices(draws).batch(cfg.batch_size)
+    return (tf.data.Dataset.from_tensor_slices(draws).batch(cfg.batch_size, drop_remainder=True)
             .map(planned_batch).prefetch(2))
 
 
