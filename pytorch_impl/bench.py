@@ -17,8 +17,7 @@ from shared.metrics import peak_host_mb
 BASELINE_HOST_MB = peak_host_mb()  # torch is imported, nothing else yet: the framework's own footprint
 
 from shared.batch_plan import epoch_plan, steps_per_epoch  # noqa: E402
-from shared.bench import (BenchSettings, WindowTimer, median_ms, median_rate, print_record,  # noqa: E402
-                          write_record)
+from shared.bench import BenchSettings, WindowTimer, median_ms, print_record, write_record  # noqa: E402
 from shared.config import RunConfig  # noqa: E402
 from shared.run import load_split, normalization, run_backend  # noqa: E402
 
@@ -65,10 +64,9 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
 
     # 2. train: the training loop itself, on its own input pipeline, between two compute passes.
     before = compute_pass()
-    timer = WindowTimer(settings, cfg.batch_size, sync=lambda: synchronize(device))
-    train_epoch(net, optimizer, scaler, loss_fn, split, cfg, 1, device, resident_train, timer=timer)
-    train = timer.images_per_sec()
-    compute = median_rate(before, compute_pass())
+    train = WindowTimer(settings, cfg.batch_size, sync=lambda: synchronize(device))
+    train_epoch(net, optimizer, scaler, loss_fn, split, cfg, 1, device, resident_train, timer=train)
+    compute = [before, compute_pass()]
 
     # 3. eval, after one untimed batch (torch.compile traces eval mode apart).
     x_val, y_val = split.x_val[:n_eval], split.y_val[:n_eval]
@@ -86,7 +84,7 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
 
     record = write_record(
         run_dir, cfg, settings, backend="torch", framework_version=torch.__version__, device=device.type,
-        params_total=count_params(model)[0], compute_images_per_sec=compute, train_images_per_sec=train,
+        params_total=count_params(model)[0], compute=compute, train=train,
         eval_images_per_sec=eval_ips, latency_ms_batch1=latency, baseline_host_mb=BASELINE_HOST_MB,
         peak_device_mb=torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None,
         data_load_seconds=data_load_seconds)

@@ -120,11 +120,13 @@ def median_ms(call: Callable[[], object], runs: int, warmup: int) -> float:
 
 
 def write_record(run_dir: Path, cfg, settings: BenchSettings, *, backend: str, framework_version: str,
-                 device: str, params_total: int, compute_images_per_sec: float, train_images_per_sec: float,
+                 device: str, params_total: int, compute: list[WindowTimer], train: WindowTimer,
                  eval_images_per_sec: float, latency_ms_batch1: float, baseline_host_mb: float,
                  peak_device_mb: float | None, data_load_seconds: float) -> BenchRecord:
-    """The backend's BenchRecord, appended to RUN_DIR/<backend>.jsonl; the pipeline efficiency is
-    computed here, from the two throughputs the backend measured in its one process."""
+    """The backend's BenchRecord, appended to RUN_DIR/<backend>.jsonl. Throughputs and the pipeline
+    efficiency are computed here, from the windows the backend timed in its one process: the
+    compute passes' (before and after the training pass) and the training pass's."""
+    compute_images_per_sec, train_images_per_sec = median_rate(*compute), median_rate(train)
     record = BenchRecord(
         schema_version=SCHEMA_VERSION, run_id=cfg.run_id, model=cfg.model, variant=cfg.variant, backend=backend,
         framework_version=framework_version, device=device, batch_size=cfg.batch_size, precision=cfg.precision,
@@ -133,7 +135,9 @@ def write_record(run_dir: Path, cfg, settings: BenchSettings, *, backend: str, f
         pipeline_efficiency=train_images_per_sec / compute_images_per_sec,
         eval_images_per_sec=eval_images_per_sec, latency_ms_batch1=latency_ms_batch1,
         peak_host_mb=peak_host_mb(), baseline_host_mb=baseline_host_mb, peak_device_mb=peak_device_mb,
-        data_load_seconds=data_load_seconds, timing=settings.method(device), status="ok")
+        data_load_seconds=data_load_seconds, timing=settings.method(device), status="ok",
+        compute_windows=[round(r, 2) for t in compute for r in t.rates()],
+        train_windows=[round(r, 2) for r in train.rates()])
     append_line_durably(Path(run_dir) / f"{backend}.jsonl", record.to_json())
     return record
 

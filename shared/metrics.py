@@ -32,7 +32,7 @@ import json
 import math
 import resource
 import sys
-from dataclasses import MISSING, asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 
 SCHEMA_VERSION = 1
 
@@ -111,6 +111,8 @@ class BenchRecord:
     data_load_seconds: float        # load_cifar10 from the verified cache
     timing: str                     # the measurement method, in words
     status: str
+    compute_windows: list[float] = field(default_factory=list)  # img/s of every timed window
+    train_windows: list[float] = field(default_factory=list)
     kind: str = "bench"
 
     def to_json(self) -> str:

@@ -20,8 +20,7 @@ from shared.metrics import peak_host_mb
 BASELINE_HOST_MB = peak_host_mb()  # TensorFlow and Keras are imported, nothing else yet
 
 from shared.batch_plan import steps_per_epoch  # noqa: E402
-from shared.bench import (BenchSettings, WindowTimer, median_ms, median_rate, print_record,  # noqa: E402
-                          write_record)
+from shared.bench import BenchSettings, WindowTimer, median_ms, print_record, write_record  # noqa: E402
 from shared.config import RunConfig  # noqa: E402
 from shared.run import load_split, run_backend  # noqa: E402
 
@@ -75,8 +74,8 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
 
     # 2. train: fit on the training input pipeline, between two compute passes.
     before = timed_fit(model, staged, cfg, settings, device, total_steps)
-    train = timed_fit(model, pipeline, cfg, settings, device, total_steps).images_per_sec()
-    compute = median_rate(before, timed_fit(model, staged, cfg, settings, device, total_steps))
+    train = timed_fit(model, pipeline, cfg, settings, device, total_steps)
+    compute = [before, timed_fit(model, staged, cfg, settings, device, total_steps)]
 
     # 3. eval, after one untimed batch.
     n_eval = min(settings.eval_images, len(split.x_val))
@@ -93,7 +92,7 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
 
     record = write_record(
         run_dir, cfg, settings, backend="tensorflow", framework_version=tf.__version__, device=device,
-        params_total=count_params(model)[0], compute_images_per_sec=compute, train_images_per_sec=train,
+        params_total=count_params(model)[0], compute=compute, train=train,
         eval_images_per_sec=eval_ips, latency_ms_batch1=latency, baseline_host_mb=BASELINE_HOST_MB,
         peak_device_mb=peak_device_mb(device), data_load_seconds=data_load_seconds)
     print_record(record)
