@@ -482,7 +482,10 @@ def settings_line(cfg: RunConfig, n_train: int, last: list[EpochRecord]) -> str:
                  if r.feature_images_per_sec is not None]
         if rates:  # the img/s columns then measure the head alone
             parts.append(f"backbone feature extraction {', '.join(rates)}")
-    return "Settings: " + ", ".join(parts) + "."
+    devices = {f"{BACKEND_NAMES[r.backend]} on {r.device}" for r in last}
+    warning = (f" Warning: the backends ran on different devices ({', '.join(sorted(devices))}): their speeds "
+               "are not comparable." if len({r.device for r in last}) > 1 else "")
+    return "Settings: " + ", ".join(parts) + "." + warning
 
 
 def run_model(cfg: RunConfig, backends: list[str], source: str, n_train: int, tolerance: float,

@@ -17,7 +17,8 @@ from shared.metrics import peak_host_mb
 BASELINE_HOST_MB = peak_host_mb()  # torch is imported, nothing else yet: the framework's own footprint
 
 from shared.batch_plan import epoch_plan, steps_per_epoch  # noqa: E402
-from shared.bench import BenchSettings, WindowTimer, median_ms, print_record, write_record  # noqa: E402
+from shared.bench import (BenchSettings, WindowTimer, cpu_ms_per_call, median_ms, print_record,  # noqa: E402
+                          write_record)
 from shared.config import RunConfig  # noqa: E402
 from shared.run import load_split, normalization, run_backend  # noqa: E402
 
@@ -73,7 +74,14 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
     evaluate(net, loss_fn, x_val[:cfg.eval_batch_size], y_val[:cfg.eval_batch_size], cfg, device, None)
     _, _, eval_ips = evaluate(net, loss_fn, x_val, y_val, cfg, device, resident_val)
 
-    # 4. latency of one image.
+    # 4. the input pipeline's CPU cost per batch, alone (epoch 2's batches: not cached by anything above).
+    plan2 = epoch_plan(cfg.seed, 2, len(split.x_train), crop=cfg.crop, flip=cfg.flip)
+    batches = planned_batches(split.x_train, split.y_train, plan2, plan2.batch_slices(cfg.batch_size), device,
+                              cfg.image_size, *normalization(cfg), resident=resident_train)
+    pipeline_cpu = cpu_ms_per_call(lambda: next(batches), settings.windows * settings.window_steps,
+                                   warmup=settings.warmup_steps)
+
+    # 5. latency of one image.
     one = x[:1]
 
     def infer():
@@ -85,7 +93,8 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
     record = write_record(
         run_dir, cfg, settings, backend="torch", framework_version=torch.__version__, device=device.type,
         params_total=count_params(model)[0], compute=compute, train=train,
-        eval_images_per_sec=eval_ips, latency_ms_batch1=latency, baseline_host_mb=BASELINE_HOST_MB,
+        eval_images_per_sec=eval_ips, latency_ms_batch1=latency, pipeline_cpu_ms_per_batch=pipeline_cpu,
+        baseline_host_mb=BASELINE_HOST_MB,
         peak_device_mb=torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None,
         data_load_seconds=data_load_seconds)
     print_record(record)

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -138,6 +139,7 @@ def train(cfg: RunConfig, run_dir: Path) -> int:
     torch.manual_seed(cfg.seed)
     device = resolve_device(cfg.device)
     check_precision(device, cfg.precision)
+    cfg = dataclasses.replace(cfg, device=device.type)  # "auto" resolved, e.g. for the features cache key
     if device.type == "cpu":
         # Same seed, same records (tested). On a GPU the deterministic kernels cost speed, so
         # they stay off there (README, "When things go wrong").

@@ -12,19 +12,24 @@ after the other and in that order:
    (measured here before this order: compute first alone read up to 15 % low);
 3. pipeline_efficiency = train / compute, both from this process;
 4. eval: `eval_images` validation images in eval mode, after one untimed batch;
-5. latency: one image in eval mode, `latency_runs` calls after `latency_warmup`, each waited for;
+5. pipeline CPU: the process CPU time (all threads) that making one training batch costs, over
+   `windows × window_steps` batches without training: what the input pipeline takes from the
+   model's cores, measured directly rather than as a difference of two noisy throughputs;
+6. latency: one image in eval mode, `latency_runs` calls after `latency_warmup`, each waited for;
    the median in milliseconds (what a "lightweight" model is for).
 
-Steady state: the first `warmup_steps` steps of 1 and 2 run untimed; they trace graphs, compile
+Steady state: the first `warmup_steps` steps of every compute and train pass run untimed; they trace graphs, compile
 (torch.compile, XLA), autotune (oneDNN, cuDNN) and warm allocators and caches. Then `windows`
 windows of `window_steps` steps are timed and the median window's img/s is the figure: one slow
-window (another process, a page fault storm) does not move it. On a GPU the only host syncs in a
-timed loop are at window boundaries.
+window (another process, a page fault storm) does not move it. Every window's img/s is kept in the
+record (compute_windows, train_windows), so the spread behind a median stays visible. On a GPU
+the only host syncs in a timed loop are at window boundaries.
 """
 
 from __future__ import annotations
 
 import json
+import resource
 import statistics
 import time
 from dataclasses import asdict, dataclass
@@ -106,6 +111,17 @@ def median_rate(*timers: WindowTimer) -> float:
     return statistics.median(rates) if rates else float("nan")
 
 
+def cpu_ms_per_call(call: Callable[[], object], runs: int, warmup: int = 2) -> float:
+    """This process's CPU time (user + system, every thread) per call, in milliseconds."""
+    for _ in range(warmup):
+        call()
+    start = resource.getrusage(resource.RUSAGE_SELF)
+    for _ in range(runs):
+        call()
+    end = resource.getrusage(resource.RUSAGE_SELF)
+    return 1000 * (end.ru_utime - start.ru_utime + end.ru_stime - start.ru_stime) / runs
+
+
 def median_ms(call: Callable[[], object], runs: int, warmup: int) -> float:
     """Median wall time of call() in milliseconds, after `warmup` untimed calls; call must wait
     for its own result (a device sync), as a user of the answer would."""
@@ -121,8 +137,8 @@ def median_ms(call: Callable[[], object], runs: int, warmup: int) -> float:
 
 def write_record(run_dir: Path, cfg, settings: BenchSettings, *, backend: str, framework_version: str,
                  device: str, params_total: int, compute: list[WindowTimer], train: WindowTimer,
-                 eval_images_per_sec: float, latency_ms_batch1: float, baseline_host_mb: float,
-                 peak_device_mb: float | None, data_load_seconds: float) -> BenchRecord:
+                 eval_images_per_sec: float, latency_ms_batch1: float, pipeline_cpu_ms_per_batch: float,
+                 baseline_host_mb: float, peak_device_mb: float | None, data_load_seconds: float) -> BenchRecord:
     """The backend's BenchRecord, appended to RUN_DIR/<backend>.jsonl. Throughputs and the pipeline
     efficiency are computed here, from the windows the backend timed in its one process: the
     compute passes' (before and after the training pass) and the training pass's."""
@@ -134,6 +150,7 @@ def write_record(run_dir: Path, cfg, settings: BenchSettings, *, backend: str, f
         compute_images_per_sec=compute_images_per_sec, train_images_per_sec=train_images_per_sec,
         pipeline_efficiency=train_images_per_sec / compute_images_per_sec,
         eval_images_per_sec=eval_images_per_sec, latency_ms_batch1=latency_ms_batch1,
+        pipeline_cpu_ms_per_batch=pipeline_cpu_ms_per_batch,
         peak_host_mb=peak_host_mb(), baseline_host_mb=baseline_host_mb, peak_device_mb=peak_device_mb,
         data_load_seconds=data_load_seconds, timing=settings.method(device), status="ok",
         compute_windows=[round(r, 2) for t in compute for r in t.rates()],
@@ -144,7 +161,8 @@ def write_record(run_dir: Path, cfg, settings: BenchSettings, *, backend: str, f
 
 def print_record(r: BenchRecord) -> None:
     print(f"[{r.backend}] compute {r.compute_images_per_sec:.0f} img/s, train (pipeline) "
-          f"{r.train_images_per_sec:.0f} img/s, efficiency {r.pipeline_efficiency:.3f}, eval "
+          f"{r.train_images_per_sec:.0f} img/s, efficiency {r.pipeline_efficiency:.3f} (pipeline CPU "
+          f"{r.pipeline_cpu_ms_per_batch:.1f} ms/batch), eval "
           f"{r.eval_images_per_sec:.0f} img/s, latency {r.latency_ms_batch1:.2f} ms, peak RSS "
           f"{r.peak_host_mb:.0f} MB (framework alone {r.baseline_host_mb:.0f} MB)", flush=True)
 
@@ -158,13 +176,14 @@ def bench_rows(records: dict[str, BenchRecord | None], model: str, reasons: dict
     for backend, r in records.items():
         if r is None:
             rows.append({"Model": model, "Backend": BACKEND_NAMES[backend], "Compute img/s": "-",
-                         "Train img/s": "-", "Efficiency": "-", "Eval img/s": "-", "Latency ms (batch 1)": "-",
+                         "Train img/s": "-", "Efficiency": "-", "Pipeline CPU ms/batch": "-", "Eval img/s": "-", "Latency ms (batch 1)": "-",
                          "Peak RSS MB (framework)": "-", "Peak device MB": "-",
                          "Status": reasons.get(backend, "no record")})
             continue
         rows.append({"Model": model, "Backend": BACKEND_NAMES[backend],
                      "Compute img/s": f"{r.compute_images_per_sec:,.0f}", "Train img/s": f"{r.train_images_per_sec:,.0f}",
-                     "Efficiency": f"{r.pipeline_efficiency:.3f}", "Eval img/s": f"{r.eval_images_per_sec:,.0f}",
+                     "Efficiency": f"{r.pipeline_efficiency:.3f}",
+                     "Pipeline CPU ms/batch": f"{r.pipeline_cpu_ms_per_batch:.1f}", "Eval img/s": f"{r.eval_images_per_sec:,.0f}",
                      "Latency ms (batch 1)": f"{r.latency_ms_batch1:.2f}",
                      "Peak RSS MB (framework)": f"{r.peak_host_mb:,.0f} ({r.baseline_host_mb:,.0f})",
                      "Peak device MB": "-" if r.peak_device_mb is None else f"{r.peak_device_mb:,.0f}",

@@ -105,6 +105,7 @@ class BenchRecord:
     pipeline_efficiency: float      # train / compute, both measured in this process
     eval_images_per_sec: float
     latency_ms_batch1: float        # median, eval mode, one image
+    pipeline_cpu_ms_per_batch: float  # CPU time (all threads) of making one training batch, no training
     peak_host_mb: float
     baseline_host_mb: float         # this process's RSS once the framework is imported, before data or model
     peak_device_mb: float | None
@@ -124,7 +125,8 @@ FIELDS = {f.name: f for f in fields(EpochRecord)}
 _NUMBERS = {"train": ("train_loss", "val_loss", "epoch_seconds", "train_images_per_sec",
                       "eval_images_per_sec", "peak_host_mb"),
             "bench": ("compute_images_per_sec", "train_images_per_sec", "pipeline_efficiency",
-                      "eval_images_per_sec", "latency_ms_batch1", "peak_host_mb", "baseline_host_mb")}
+                      "eval_images_per_sec", "latency_ms_batch1", "pipeline_cpu_ms_per_batch", "peak_host_mb",
+                      "baseline_host_mb")}
 _FRACTIONS = ("train_acc", "val_acc")
 
 

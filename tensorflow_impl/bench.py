@@ -20,7 +20,8 @@ from shared.metrics import peak_host_mb
 BASELINE_HOST_MB = peak_host_mb()  # TensorFlow and Keras are imported, nothing else yet
 
 from shared.batch_plan import steps_per_epoch  # noqa: E402
-from shared.bench import BenchSettings, WindowTimer, median_ms, print_record, write_record  # noqa: E402
+from shared.bench import (BenchSettings, WindowTimer, cpu_ms_per_call, median_ms, print_record,  # noqa: E402
+                          write_record)
 from shared.config import RunConfig  # noqa: E402
 from shared.run import load_split, run_backend  # noqa: E402
 
@@ -85,7 +86,12 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
     model.evaluate(eval_dataset(x_val, y_val, cfg), verbose=0)
     eval_ips = n_eval / (time.perf_counter() - start)
 
-    # 4. latency of one image, through a compiled graph as a served model would be.
+    # 4. the input pipeline's CPU cost per batch, alone (its prefetch threads included).
+    batches = iter(training_dataset(split, cfg, first_epoch=1))
+    pipeline_cpu = cpu_ms_per_call(lambda: next(batches), settings.windows * settings.window_steps,
+                                   warmup=settings.warmup_steps)
+
+    # 5. latency of one image, through a compiled graph as a served model would be.
     infer = tf.function(lambda x: model(x, training=False), jit_compile=cfg.compile)
     one = first[0][:1]
     latency = median_ms(lambda: infer(one).numpy(), settings.latency_runs, settings.latency_warmup)
@@ -93,7 +99,8 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
     record = write_record(
         run_dir, cfg, settings, backend="tensorflow", framework_version=tf.__version__, device=device,
         params_total=count_params(model)[0], compute=compute, train=train,
-        eval_images_per_sec=eval_ips, latency_ms_batch1=latency, baseline_host_mb=BASELINE_HOST_MB,
+        eval_images_per_sec=eval_ips, latency_ms_batch1=latency, pipeline_cpu_ms_per_batch=pipeline_cpu,
+        baseline_host_mb=BASELINE_HOST_MB,
         peak_device_mb=peak_device_mb(device), data_load_seconds=data_load_seconds)
     print_record(record)
     return 0

@@ -7,6 +7,7 @@ on cached features (probe.py) fits the head alone on the backbone's outputs.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -39,6 +40,7 @@ def initial_loss(model: keras.Model, loss, split: Split, cfg: RunConfig) -> floa
 def train(cfg: RunConfig, run_dir: Path) -> int:
     device = resolve_device(cfg.device)
     set_precision(device, cfg.precision)
+    cfg = dataclasses.replace(cfg, device=device)  # "auto" resolved, e.g. for the features cache key
     keras.utils.set_random_seed(cfg.seed)
     if device == "cpu":  # same seed, same records (tested); ~1% here. A GPU keeps its fast kernels.
         tf.config.experimental.enable_op_determinism()

@@ -82,11 +82,16 @@ def test_bench_writes_one_record_per_backend_with_the_schema(bench_run):
         assert (record.kind, record.model, record.backend, record.status) == ("bench", "cnn", backend, "ok")
         assert (record.batch_size, record.precision, record.compiled, record.device) == (32, "fp32", False, "cpu")
         assert record.peak_device_mb is None  # the CPU
-        for name in ("compute_images_per_sec", "train_images_per_sec", "eval_images_per_sec", "latency_ms_batch1"):
+        for name in ("compute_images_per_sec", "train_images_per_sec", "eval_images_per_sec", "latency_ms_batch1",
+                     "pipeline_cpu_ms_per_batch"):
             assert np.isfinite(getattr(record, name)) and getattr(record, name) > 0, name
         assert record.peak_host_mb > record.baseline_host_mb > 0
-        # the efficiency is the ratio of the two throughputs of this one process, nothing else
+        # the efficiency is the ratio of the two throughputs of this one process, nothing else; each
+        # is the median of its windows: 2 per pass, compute timed before and after the training pass
         assert record.pipeline_efficiency == record.train_images_per_sec / record.compute_images_per_sec
+        assert (len(record.compute_windows), len(record.train_windows)) == (4, 2)
+        assert record.compute_images_per_sec == pytest.approx(np.median(record.compute_windows), abs=0.01)
+        assert record.train_images_per_sec == pytest.approx(np.median(record.train_windows), abs=0.01)
         assert record.timing.startswith("median of 2 windows x 2 steps after 1 untimed warm-up steps")
     assert "| cnn   | PyTorch " in result.stdout and "| cnn   | TensorFlow/Keras " in result.stdout
     assert "Efficiency" in result.stdout and "Settings: 32×32 input (cifar), batch 32, fp32" in result.stdout
