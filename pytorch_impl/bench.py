@@ -17,8 +17,8 @@ from shared.metrics import peak_host_mb
 BASELINE_HOST_MB = peak_host_mb()  # torch is imported, nothing else yet: the framework's own footprint
 
 from shared.batch_plan import epoch_plan, steps_per_epoch  # noqa: E402
-from shared.bench import (BenchSettings, WindowTimer, cpu_ms_per_call, median_ms, print_record,  # noqa: E402
-                          write_record)
+from shared.bench import (BenchSettings, WindowTimer, cpu_ms_per_call, interleaved, median_ms,  # noqa: E402
+                          print_record, write_record)
 from shared.config import RunConfig  # noqa: E402
 from shared.run import load_split, normalization, run_backend  # noqa: E402
 
@@ -63,11 +63,13 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
             timer.step_done()
         return timer
 
-    # 2. train: the training loop itself, on its own input pipeline, between two compute passes.
-    before = compute_pass()
-    train = WindowTimer(settings, cfg.batch_size, sync=lambda: synchronize(device))
-    train_epoch(net, optimizer, scaler, loss_fn, split, cfg, 1, device, resident_train, timer=train)
-    compute = [before, compute_pass()]
+    # 2. train: the training loop itself, on its own input pipeline (epoch 1's batches, each round),
+    # each pass between two compute passes.
+    def train_pass() -> WindowTimer:
+        timer = WindowTimer(settings, cfg.batch_size, sync=lambda: synchronize(device))
+        train_epoch(net, optimizer, scaler, loss_fn, split, cfg, 1, device, resident_train, timer=timer)
+        return timer
+    compute, train = interleaved(compute_pass, train_pass, settings.rounds)
 
     # 3. eval, after one untimed batch (torch.compile traces eval mode apart).
     x_val, y_val = split.x_val[:n_eval], split.y_val[:n_eval]

@@ -20,8 +20,8 @@ from shared.metrics import peak_host_mb
 BASELINE_HOST_MB = peak_host_mb()  # TensorFlow and Keras are imported, nothing else yet
 
 from shared.batch_plan import steps_per_epoch  # noqa: E402
-from shared.bench import (BenchSettings, WindowTimer, cpu_ms_per_call, median_ms, print_record,  # noqa: E402
-                          write_record)
+from shared.bench import (BenchSettings, WindowTimer, cpu_ms_per_call, interleaved, median_ms,  # noqa: E402
+                          print_record, write_record)
 from shared.config import RunConfig  # noqa: E402
 from shared.run import load_split, run_backend  # noqa: E402
 
@@ -73,10 +73,11 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
     first = next(iter(pipeline))
     staged = tf.data.Dataset.from_tensors(first).repeat()
 
-    # 2. train: fit on the training input pipeline, between two compute passes.
-    before = timed_fit(model, staged, cfg, settings, device, total_steps)
-    train = timed_fit(model, pipeline, cfg, settings, device, total_steps)
-    compute = [before, timed_fit(model, staged, cfg, settings, device, total_steps)]
+    # 2. train: fit on the training input pipeline (a fresh iterator each round: epoch 1's batches
+    # again), each pass between two compute passes.
+    compute, train = interleaved(lambda: timed_fit(model, staged, cfg, settings, device, total_steps),
+                                 lambda: timed_fit(model, pipeline, cfg, settings, device, total_steps),
+                                 settings.rounds)
 
     # 3. eval, after one untimed batch.
     n_eval = min(settings.eval_images, len(split.x_val))

@@ -13,7 +13,7 @@ import pytest
 
 from shared import bench as bench_module
 from shared.batch_plan import epoch_plan, train_batch
-from shared.bench import BenchSettings, WindowTimer, median_ms
+from shared.bench import BenchSettings, WindowTimer, interleaved, median_ms
 from shared.config import RunConfig
 from shared.metrics import BenchRecord, EpochRecord, read_jsonl
 
@@ -87,14 +87,23 @@ def test_bench_writes_one_record_per_backend_with_the_schema(bench_run):
             assert np.isfinite(getattr(record, name)) and getattr(record, name) > 0, name
         assert record.peak_host_mb > record.baseline_host_mb > 0
         # the efficiency is the ratio of the two throughputs of this one process, nothing else; each
-        # is the median of its windows: 2 per pass, compute timed before and after the training pass
+        # is the median of its windows: 2 per pass; 2 training passes interleaved with 3 compute passes
         assert record.pipeline_efficiency == record.train_images_per_sec / record.compute_images_per_sec
-        assert (len(record.compute_windows), len(record.train_windows)) == (4, 2)
+        assert (len(record.compute_windows), len(record.train_windows)) == (6, 4)
         assert record.compute_images_per_sec == pytest.approx(np.median(record.compute_windows), abs=0.01)
         assert record.train_images_per_sec == pytest.approx(np.median(record.train_windows), abs=0.01)
-        assert record.timing.startswith("median of 2 windows x 2 steps after 1 untimed warm-up steps")
+        assert record.timing.startswith("median of 2 windows x 2 steps after 1 untimed warm-up steps per pass, "
+                                        "2 train passes interleaved with 3 compute passes")
     assert "| cnn   | PyTorch " in result.stdout and "| cnn   | TensorFlow/Keras " in result.stdout
     assert "Efficiency" in result.stdout and "Settings: 32×32 input (cifar), batch 32, fp32" in result.stdout
+
+
+def test_interleaved_alternates_the_passes_and_starts_and_ends_with_compute():
+    order = []
+    compute, train = interleaved(lambda: order.append("compute") or len(order),
+                                 lambda: order.append("train") or len(order), rounds=3)
+    assert order == ["compute", "train"] * 3 + ["compute"]
+    assert (compute, train) == ([1, 3, 5, 7], [2, 4, 6])
 
 
 def test_bench_rows_share_summary_csv_with_training_rows(bench_run, real_data_env):
