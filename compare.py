@@ -36,6 +36,7 @@ import pandas as pd  # already loaded by shared.report
 from shared.architectures import RESIZABLE, input_size
 from shared.config import (AUGMENTS, BACKENDS, DEFAULT_VARIANT, DEVICES, MODEL_VARIANTS, MODELS, MODES,
                            PRECISIONS, PROBES, RECIPES, VARIANTS, RunConfig, resolve)
+from shared.distributed import batch_problem
 from shared.io import atomic_write_text
 from shared.metrics import EpochRecord, finished, read_jsonl
 from shared.report import (BACKEND_NAMES, DEFAULT_TOLERANCE_POINTS, append_summary, markdown,
@@ -109,6 +110,11 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, set[str]]:
                    help="run N seeds (--seed, --seed+1, ...) per model, each shared by both backends; "
                         "with N ≥ 2 the table shows mean ± std and the verdict Welch's confidence interval")
     add_speed_options(p)
+    p.add_argument("--devices", type=positive_int, default=1,
+                   help="data-parallel replicas on this machine: torchrun + DistributedDataParallel (NCCL on "
+                        "GPUs, gloo on the CPU) and tf.distribute.MirroredStrategy, each replica a slice of the "
+                        "same global batch, BatchNorm synchronised; on the CPU each replica gets cores/N "
+                        "threads. The table adds scaling efficiency (README \"Several devices\"; default: 1)")
     p.add_argument("--data-dir", help="CIFAR-10 file or folder (default: $CIFAR10_DATA, then the cache)")
     p.add_argument("--out", default="results", help="results folder (default: results/)")
     p.add_argument("--tolerance", type=positive_float,
@@ -271,12 +277,15 @@ def main(argv=None) -> int:
     if args.mode == "linear-probe" and args.probe == "features" and args.augment not in (None, "none"):
         return fail(EXIT_BAD_ARGS, f"--augment {args.augment}: the features probe trains on un-augmented "
                                    "images (their features are computed once); use --probe full")
+    if args.devices > 1 and args.mode == "linear-probe" and args.probe == "features":
+        return fail(EXIT_BAD_ARGS, "--devices: the features probe trains the head alone on cached features, in "
+                                   "seconds; use --probe full to train the frozen model on several devices")
     seeds = [args.seed + i for i in range(args.seeds)]
     configs = [resolve(m, args.mode, variant=variant, image_size=args.image_size, weights=args.weights,
                        probe=args.probe, augment=args.augment, epochs=args.epochs, batch_size=args.batch_size,
                        lr=args.lr, subset=args.subset, val_split=args.val_split, seed=args.seed,
-                       device=args.device, precision=args.precision, compile=args.compile, data_dir=args.data_dir,
-                       out=args.out) for m in models]
+                       device=args.device, devices=args.devices, precision=args.precision, compile=args.compile,
+                       data_dir=args.data_dir, out=args.out) for m in models]
     backends = list(BACKENDS) if args.backend == "both" else [args.backend]
     if (problem := gpu_problem(backends, args.device, args.precision)) is not None:
         return fail(EXIT_BAD_ARGS, problem)
@@ -299,6 +308,8 @@ def main(argv=None) -> int:
             what = (f"--batch-size {cfg.batch_size}" if args.batch_size else
                     f"{cfg.model}'s recipe batch size {cfg.batch_size} (set --batch-size)")
             return fail(EXIT_BAD_ARGS, f"{what} is larger than the {cfg.subset or n_train} training images")
+        if (problem := batch_problem(cfg.batch_size, cfg.devices)) is not None:
+            return fail(EXIT_BAD_ARGS, problem)
     out = Path(args.out)
     if (problem := check_out_dir(out)) is not None:
         return fail(EXIT_BAD_ARGS, problem)
@@ -505,7 +516,8 @@ def run_model(cfg: RunConfig, backends: list[str], source: str, n_train: int, to
         cfg.save(run_dir / "config.json")
     current_run = run_dir
     print(f"{'resume' if resuming else 'run'} {cfg.run_id}: {cfg.model} ({cfg.variant}, {cfg.mode}, {cfg.image_size}×{cfg.image_size}), {cfg.epochs} epochs, "
-          f"batch {cfg.batch_size}, {cfg.optimizer}, {cfg.precision}, {cfg.device}; data: {source}",
+          f"batch {cfg.batch_size}, {cfg.optimizer}, {cfg.precision}, {cfg.device}"
+          f"{f' × {cfg.devices} devices' if cfg.devices > 1 else ''}; data: {source}",
           flush=True)
 
     reasons: dict[str, str] = {}
@@ -527,7 +539,10 @@ def run_model(cfg: RunConfig, backends: list[str], source: str, n_train: int, to
         if resuming and path.exists() and finished(read_jsonl(path)[0]):
             print(f"[{backend}] already finished all {cfg.epochs} epochs", flush=True)
             continue
-        code, last = run_process(["-m", PACKAGES[backend], str(run_dir)])
+        # Several PyTorch replicas: torchrun starts one process per device (pytorch_impl/launch.py);
+        # Keras' replicas are devices of its one process (tensorflow_impl/distributed.py).
+        module = "pytorch_impl.launch" if backend == "torch" and cfg.devices > 1 else PACKAGES[backend]
+        code, last = run_process(["-m", module, str(run_dir)])
         if code != 0:
             reasons[backend] = f"failed (exit {code}): {last}" if last else f"failed (exit {code})"
 

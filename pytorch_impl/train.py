@@ -17,6 +17,7 @@ from tqdm import tqdm
 from shared.batch_plan import epoch_plan, eval_batches, steps_per_epoch
 from shared.bench import WindowTimer
 from shared.config import RunConfig
+from shared.distributed import scaling_settings
 from shared.metrics import steady_images_per_sec
 from shared.run import (INITIAL_WEIGHTS, RecordWriter, Split, first_batch, initial_weights_source,
                         load_split, normalization, print_epoch)
@@ -24,7 +25,8 @@ from shared.weights_io import load_arrays
 
 from . import checkpoint
 from .data import ResidentImages, plain_batches, planned_batches, to_batch, to_labels
-from .device import autocast, check_precision, grad_scaler, resolve_device
+from .device import autocast, check_precision, grad_scaler
+from .distributed import Replica, data_parallel, join, leave, sync_batch_norm
 from .models import build_model, count_params, freeze_backbone
 from .optim import make_loss, make_optimizer, set_learning_rate
 from .probe import train_probe
@@ -88,13 +90,16 @@ def initial_loss(model, loss_fn, split: Split, cfg: RunConfig, device) -> float:
 
 
 def train_epoch(net, optimizer, scaler, loss_fn, split: Split, cfg: RunConfig, epoch: int, device,
-                resident: ResidentImages | None = None,
-                timer: WindowTimer | None = None) -> tuple[float, float, float, int | None]:
+                resident: ResidentImages | None = None, timer: WindowTimer | None = None,
+                replica: Replica | None = None) -> tuple[float, float, float, int | None]:
     """(mean train loss, train accuracy, steady-state images/s, the step at which the loss turned
     non-finite or None) over the epoch's planned batches; a non-finite loss ends the epoch.
-    With a timer (compare.py bench), each step is reported to it, and the epoch ends when it is done."""
+    With a timer (compare.py bench), each step is reported to it, and the epoch ends when it is done.
+    With a replica of several, this process trains its slice of every global batch; the figures
+    are those of the global batches (sums over the replicas, images/s of the whole run)."""
+    replica = replica or Replica(0, 1, device)
     plan = epoch_plan(cfg.seed, epoch, len(split.x_train), crop=cfg.crop, flip=cfg.flip)
-    slices = plan.batch_slices(cfg.batch_size)
+    slices = [replica.shard(where) for where in plan.batch_slices(cfg.batch_size)]
     steps = steps_per_epoch(len(split.x_train), cfg.batch_size)
     total_steps = steps * cfg.epochs
     # A linear probe trains only the head: the frozen backbone stays in inference mode (BatchNorm
@@ -120,7 +125,7 @@ def train_epoch(net, optimizer, scaler, loss_fn, split: Split, cfg: RunConfig, e
         loss, logits = train_step(net, optimizer, scaler, loss_fn, x, y, cfg, device)
         loss_sum += loss.float()
         correct += (logits.argmax(1) == y).sum()
-        if ((i + 1) % check_every == 0 or i + 1 == len(slices)) and not torch.isfinite(loss_sum):
+        if ((i + 1) % check_every == 0 or i + 1 == len(slices)) and not torch.isfinite(replica.sum(loss_sum)):
             diverged_at = i + 1
             break
         if timer is not None:
@@ -132,12 +137,42 @@ def train_epoch(net, optimizer, scaler, loss_fn, split: Split, cfg: RunConfig, e
     images_per_sec = steady_images_per_sec(
         done, cfg.warmup_batches, cfg.batch_size,
         None if steady_start is None else time.perf_counter() - steady_start)
-    return loss_sum.item() / done, correct.item() / (done * cfg.batch_size), images_per_sec, diverged_at
+    loss_sum, correct = replica.sum(loss_sum), replica.sum(correct)  # each replica's mean is over its slice
+    return (loss_sum.item() / (done * replica.world_size), correct.item() / (done * cfg.batch_size),
+            images_per_sec, diverged_at)
+
+
+def single_device_images_per_sec(cfg: RunConfig, split: Split, device: torch.device,
+                                 resident: ResidentImages | None) -> float | None:
+    """The training loop's img/s on this one device alone, at the run's global batch: what
+    scaling efficiency divides by (shared/distributed.py). A fresh model (plain BatchNorm, no
+    collective) trains the first batches of epoch 1, timed by shared/bench.py's rules; the RNG
+    is restored afterwards, so the run itself draws what it would have drawn without this."""
+    settings = scaling_settings(steps_per_epoch(len(split.x_train), cfg.batch_size))
+    if settings is None:
+        return None
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        model = build_model(cfg.model, variant=cfg.variant, num_classes=cfg.num_classes, image_size=cfg.image_size)
+        model.to(device, memory_format=torch.channels_last)
+        timer = WindowTimer(settings, cfg.batch_size, sync=lambda: synchronize(device))
+        train_epoch(compiled(model, cfg), make_optimizer(model, cfg), grad_scaler(device, cfg.precision), make_loss(cfg),
+                    split, cfg, 1, device, resident, timer=timer)
+    return timer.images_per_sec()
 
 
 def train(cfg: RunConfig, run_dir: Path) -> int:
     torch.manual_seed(cfg.seed)
-    device = resolve_device(cfg.device)
+    replica = join(cfg)
+    try:
+        return train_replica(cfg, run_dir, replica)
+    finally:
+        leave(replica)
+
+
+def train_replica(cfg: RunConfig, run_dir: Path, replica: Replica) -> int:
+    """train() in one process: the only one, or one replica of several (rank 0 writes the records
+    and checkpoints, evaluates and measures the single-device baseline; the others wait for it)."""
+    device = replica.device
     check_precision(device, cfg.precision)
     cfg = dataclasses.replace(cfg, device=device.type)  # "auto" resolved, e.g. for the features cache key
     if device.type == "cpu":
@@ -153,29 +188,47 @@ def train(cfg: RunConfig, run_dir: Path) -> int:
         raise FileNotFoundError(f"{init_path} is missing: {cfg.mode} needs the pretrained initial weights")
     if cfg.mode == "linear-probe":
         freeze_backbone(model, cfg.model)
+    if replica.distributed:
+        model = sync_batch_norm(model, device)
     model.to(device, memory_format=torch.channels_last)
     init, loss_fn = initial_weights_source(run_dir, cfg), make_loss(cfg)
-    writer = RecordWriter(cfg, run_dir, backend="torch", framework_version=torch.__version__,
-                          device=device.type, params=count_params(model), init=init, split=split,
-                          initial_loss=initial_loss(model, loss_fn, split, cfg, device))
+    resident_train = resident_val = None
+    if device.type == "cuda":  # the uint8 sets live on the GPU: no host-to-device copy per step
+        resident_train = ResidentImages(split.x_train, split.y_train, device)
+        resident_val = ResidentImages(split.x_val, split.y_val, device)
+    writer = None
+    if replica.is_main:
+        single = single_device_images_per_sec(cfg, split, device, resident_train) if replica.distributed else None
+        writer = RecordWriter(cfg, run_dir, backend="torch", framework_version=torch.__version__,
+                              device=device.type, params=count_params(model), init=init, split=split,
+                              initial_loss=initial_loss(model, loss_fn, split, cfg, device),
+                              world_size=replica.world_size, single_device_images_per_sec=single)
+    replica.barrier()
     if cfg.mode == "linear-probe" and cfg.probe == "features":
         writer.keep_through(0)  # the head trains in seconds on cached features: a resume restarts it
         return train_probe(model, cfg, split, writer, init, device)
     optimizer, scaler = make_optimizer(model, cfg), grad_scaler(device, cfg.precision)
     done = checkpoint.restore(run_dir, model, optimizer, scaler)
-    writer.keep_through(done)
-    if done:
-        print(f"[torch] resumed after epoch {done} from {checkpoint.checkpoint_path(run_dir)}", flush=True)
-    net, resident_train, resident_val = compiled(model, cfg), None, None
-    if device.type == "cuda":  # the uint8 sets live on the GPU: no host-to-device copy per step
-        resident_train = ResidentImages(split.x_train, split.y_train, device)
-        resident_val = ResidentImages(split.x_val, split.y_val, device)
+    if replica.is_main:
+        writer.keep_through(done)
+        if done:
+            print(f"[torch] resumed after epoch {done} from {checkpoint.checkpoint_path(run_dir)}", flush=True)
+    net = compiled(data_parallel(model, replica), cfg)
+    if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     for epoch in range(done + 1, cfg.epochs + 1):
         start = time.perf_counter()
         train_loss, train_acc, train_ips, diverged_at = train_epoch(net, optimizer, scaler, loss_fn, split, cfg,
-                                                                    epoch, device, resident_train)
-        val_loss, val_acc, eval_ips = evaluate(net, loss_fn, split.x_val, split.y_val, cfg, device, resident_val)
+                                                                    epoch, device, resident_train, replica=replica)
+        if not replica.is_main:
+            replica.barrier()  # while rank 0 evaluates, writes and saves
+            if diverged_at is not None:
+                return 1
+            continue
+        # Rank 0 alone evaluates the whole validation set, on the model itself (DDP's forward
+        # would wait for the other replicas).
+        val_loss, val_acc, eval_ips = evaluate(model if replica.distributed else net, loss_fn, split.x_val,
+                                               split.y_val, cfg, device, resident_val)
         peak_device = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
         record = writer.write(epoch=epoch, train_loss=train_loss, train_acc=train_acc,
                               val_loss=val_loss, val_acc=val_acc,
@@ -185,6 +238,8 @@ def train(cfg: RunConfig, run_dir: Path) -> int:
         print_epoch(record)
         if record.status != "ok":
             print(f"[torch] {record.status}", file=sys.stderr)
+            replica.barrier()
             return 1
         checkpoint.save(run_dir, model, optimizer, scaler, epoch)
+        replica.barrier()
     return 0

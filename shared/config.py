@@ -110,6 +110,7 @@ class RunConfig:
     seed: int = 0
     precision: str = "fp32"
     device: str = "cpu"
+    devices: int = 1               # data-parallel replicas (shared/distributed.py)
     # torch.compile / Keras jit_compile (XLA): same setting in both backends (README "Speed options").
     compile: bool = False
     weights: str | None = None       # finetune/linear-probe: torchvision enum member or a local file

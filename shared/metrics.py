@@ -22,6 +22,10 @@ the last record of each backend is also a row of <out>/summary.csv. Definitions:
   the model's resolution) under the initial weights, in inference mode (BatchNorm statistics,
   no dropout), before any update. Deterministic, so equal in both backends exactly when they
   start from the same weights and read the same batch: the start of the parity contract.
+- world_size: the devices that trained (--devices); train_images_per_sec_per_device is
+  train_images_per_sec ÷ world_size; single_device_images_per_sec, in runs of several devices,
+  the img/s of one of them training the same global batch alone, measured before training
+  (shared/distributed.py): scaling efficiency = train_images_per_sec ÷ (world_size × it).
 - kind: "train" for these records, "bench" for BenchRecord (compare.py bench; shared/bench.py
   defines its measurements); summary.csv holds both, told apart by this column.
 """
@@ -79,6 +83,11 @@ class EpochRecord:
     image_size: int | None = None              # side of the images the model read (32, 224, --image-size)
     compiled: bool = False                     # torch.compile / Keras jit_compile
     kind: str = "train"
+    # Data-parallel runs (--devices N; shared/distributed.py): train_images_per_sec is the whole
+    # run's, and single_device_images_per_sec one device's alone at the same global batch.
+    world_size: int = 1
+    train_images_per_sec_per_device: float | None = None
+    single_device_images_per_sec: float | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

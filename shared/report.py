@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from shared.architectures import INPUT_SIZE
+from shared.distributed import scaling_efficiency
 from shared.io import atomic_write_text
 from shared.metrics import EpochRecord, finished
 from shared.stats import STATISTICAL_TOLERANCE, compare_means, describe
@@ -25,15 +26,35 @@ COLUMNS = ["Model", "Backend", "Training Accuracy", "Validation Accuracy", "Trai
            "Validation Loss", "Train img/s", "Eval img/s", "Epoch s", "Params", "Status"]
 
 
+# Added after "Train img/s" when a backend trained on several devices (shared/distributed.py).
+SCALING_COLUMNS = ["Devices", "Per-device img/s", "1-device img/s", "Scaling efficiency"]
+
+
+def scaling_cells(records: list[EpochRecord]) -> dict[str, str]:
+    """The scaling columns of one backend's run: its device count, the median over epochs of its
+    per-device img/s, the single-device figure measured before training, and their ratio."""
+    record = records[-1]
+    rates = [r.train_images_per_sec for r in records if r.train_images_per_sec == r.train_images_per_sec]
+    rate = statistics.median(rates) if rates else float("nan")
+    efficiency = scaling_efficiency(rate, record.world_size, record.single_device_images_per_sec)
+    return {"Devices": str(record.world_size),
+            "Per-device img/s": f"{rate / record.world_size:.0f}",
+            "1-device img/s": "-" if record.single_device_images_per_sec is None else f"{record.single_device_images_per_sec:.0f}",
+            "Scaling efficiency": "-" if efficiency is None else f"{efficiency:.3f}"}
+
+
 def table_rows(runs: dict[str, list[EpochRecord]], model: str, reasons: dict[str, str]) -> pd.DataFrame:
     """One row per backend: the final epoch's numbers, and Epoch s as the mean over its epochs.
-    A backend without records shows the reason it has none."""
+    A backend without records shows the reason it has none. Runs on several devices add the
+    scaling columns."""
+    scaling = any(records and records[-1].world_size > 1 for records in runs.values())
+    columns = COLUMNS[:7] + SCALING_COLUMNS + COLUMNS[7:] if scaling else COLUMNS
     rows = []
     for backend, records in runs.items():
         record = records[-1] if records else None
         if record is None:
             rows.append({"Model": model, "Backend": BACKEND_NAMES[backend],
-                         **{c: "-" for c in COLUMNS[2:-1]}, "Status": reasons.get(backend, "failed")})
+                         **{c: "-" for c in columns[2:-1]}, "Status": reasons.get(backend, "failed")})
             continue
         rows.append({
             "Model": f"{record.model} ({record.variant}, {record.mode}{resolution(record.variant, record.image_size)})",
@@ -43,6 +64,7 @@ def table_rows(runs: dict[str, list[EpochRecord]], model: str, reasons: dict[str
             "Training Loss": f"{record.train_loss:.4f}",
             "Validation Loss": f"{record.val_loss:.4f}",
             "Train img/s": f"{record.train_images_per_sec:.0f}",
+            **(scaling_cells(records) if scaling else {}),
             "Eval img/s": f"{record.eval_images_per_sec:.0f}",
             "Epoch s": f"{sum(r.epoch_seconds for r in records) / len(records):.1f}",
             "Params": f"{record.params_total:,}",
@@ -50,7 +72,7 @@ def table_rows(runs: dict[str, list[EpochRecord]], model: str, reasons: dict[str
             "Status": (record.status if record.status != "ok" else reasons.get(backend) or (
                 "ok" if record.epoch == record.epochs else f"incomplete ({record.epoch}/{record.epochs} epochs)")),
         })
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return pd.DataFrame(rows, columns=columns)
 
 
 def seed_rows(runs: dict[str, list[list[EpochRecord]]]) -> pd.DataFrame:

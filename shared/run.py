@@ -15,6 +15,7 @@ it was in, and its resumed records equal those of an uninterrupted run (tested).
 from __future__ import annotations
 
 import math
+import os
 import sys
 import traceback
 from dataclasses import dataclass
@@ -90,7 +91,8 @@ class RecordWriter:
     """Builds the schema's EpochRecord from a backend's numbers and appends it to the JSONL."""
 
     def __init__(self, cfg: RunConfig, run_dir: Path, *, backend: str, framework_version: str,
-                 device: str, params: tuple[int, int], init: str, split: Split, initial_loss: float):
+                 device: str, params: tuple[int, int], init: str, split: Split, initial_loss: float,
+                 world_size: int = 1, single_device_images_per_sec: float | None = None):
         self.path = Path(run_dir) / f"{backend}.jsonl"
         self.common = dict(
             schema_version=SCHEMA_VERSION, run_id=cfg.run_id, model=cfg.model,
@@ -100,7 +102,8 @@ class RecordWriter:
             batch_size=cfg.batch_size, precision=cfg.precision, init=init,
             validation=split.validation, train_images=len(split.x_train),
             val_images=len(split.x_val), probe=cfg.probe if cfg.mode == "linear-probe" else None,
-            initial_loss=initial_loss, image_size=cfg.image_size, compiled=cfg.compile)
+            initial_loss=initial_loss, image_size=cfg.image_size, compiled=cfg.compile,
+            world_size=world_size, single_device_images_per_sec=single_device_images_per_sec)
         self.steps = steps_per_epoch(len(split.x_train), cfg.batch_size)
 
     def keep_through(self, epoch: int) -> None:
@@ -127,7 +130,8 @@ class RecordWriter:
             val_loss=val_loss, val_acc=val_acc, epoch_seconds=epoch_seconds,
             train_images_per_sec=train_images_per_sec, eval_images_per_sec=eval_images_per_sec,
             peak_host_mb=peak_host_mb(), peak_device_mb=peak_device_mb, status=status,
-            feature_images_per_sec=feature_images_per_sec)
+            feature_images_per_sec=feature_images_per_sec,
+            train_images_per_sec_per_device=train_images_per_sec / self.common["world_size"])
         append_line_durably(self.path, record.to_json())
         return record
 
@@ -154,13 +158,17 @@ def run_backend(backend: str, train) -> int:
         return 2
     run_dir = Path(sys.argv[1])
     cfg = RunConfig.load(run_dir / "config.json")
+    # One process of several (torchrun's ranks): its messages and log name it.
+    rank = os.environ.get("RANK") if int(os.environ.get("WORLD_SIZE", "1")) > 1 else None
+    label, log = (backend, run_dir / f"{backend}.log") if rank is None else (
+        f"{backend} rank {rank}", run_dir / f"{backend}.rank{rank}.log")
     try:
         return train(cfg, run_dir)
     except KeyboardInterrupt:
-        print(f"[{backend}] interrupted", file=sys.stderr)
+        print(f"[{label}] interrupted", file=sys.stderr)
         return 130
     except Exception as err:  # noqa: BLE001 — any crash becomes one line plus a log file
-        (run_dir / f"{backend}.log").write_text(traceback.format_exc())
-        print(f"[{backend}] failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-              f" (traceback in {run_dir / f'{backend}.log'})", file=sys.stderr)
+        log.write_text(traceback.format_exc())
+        print(f"[{label}] failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+              f" (traceback in {log})", file=sys.stderr)
         return 1

@@ -20,39 +20,15 @@ from shared.metrics import peak_host_mb
 BASELINE_HOST_MB = peak_host_mb()  # TensorFlow and Keras are imported, nothing else yet
 
 from shared.batch_plan import steps_per_epoch  # noqa: E402
-from shared.bench import (BenchSettings, WindowTimer, cpu_ms_per_call, interleaved, median_ms,  # noqa: E402
-                          print_record, write_record)
+from shared.bench import BenchSettings, cpu_ms_per_call, interleaved, median_ms, print_record, write_record  # noqa: E402
 from shared.config import RunConfig  # noqa: E402
 from shared.run import load_split, run_backend  # noqa: E402
 
-from .callbacks import FollowSchedule  # noqa: E402
+from .callbacks import timed_fit  # noqa: E402
 from .data import eval_dataset, training_dataset  # noqa: E402
 from .device import peak_device_mb, resolve_device, set_precision  # noqa: E402
 from .models import build_model, count_params  # noqa: E402
 from .optim import make_loss, make_optimizer  # noqa: E402
-
-
-class TimeSteps(FollowSchedule):
-    """FollowSchedule (as in training), and every finished step reported to a WindowTimer."""
-
-    def __init__(self, cfg: RunConfig, steps: int, device: str, timer: WindowTimer):
-        super().__init__(cfg, steps, device)
-        self.timer = timer
-
-    def on_train_batch_end(self, batch, logs=None):
-        super().on_train_batch_end(batch, logs)
-        self.logs = logs
-        self.timer.step_done()
-
-
-def timed_fit(model, data: tf.data.Dataset, cfg: RunConfig, settings: BenchSettings, device: str,
-              total_steps: int) -> WindowTimer:
-    """settings.steps training steps of fit on `data`, timed in windows."""
-    timer = WindowTimer(settings, cfg.batch_size)
-    callback = TimeSteps(cfg, total_steps, device, timer)
-    timer.sync = lambda: float(callback.logs["loss"])  # waits for the step that produced it
-    model.fit(data, epochs=1, steps_per_epoch=settings.steps, callbacks=[callback], shuffle=False, verbose=0)
-    return timer
 
 
 def bench(cfg: RunConfig, run_dir: Path) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import keras
 
+from shared.bench import BenchSettings, WindowTimer
 from shared.config import RunConfig
 from shared.metrics import steady_images_per_sec
 from shared.run import RecordWriter, print_epoch
@@ -48,6 +49,29 @@ class FollowSchedule(keras.callbacks.Callback):
         if not math.isfinite(float(logs["loss"])):
             self.diverged_at = batch + 1
             self.model.stop_training = True
+
+
+class TimeSteps(FollowSchedule):
+    """FollowSchedule (as in training), and every finished step reported to a WindowTimer."""
+
+    def __init__(self, cfg: RunConfig, steps: int, device: str, timer: WindowTimer):
+        super().__init__(cfg, steps, device)
+        self.timer = timer
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, logs)
+        self.logs = logs
+        self.timer.step_done()
+
+
+def timed_fit(model, data, cfg: RunConfig, settings: BenchSettings, device: str,
+              total_steps: int) -> WindowTimer:
+    """settings.steps training steps of fit on `data`, timed in windows."""
+    timer = WindowTimer(settings, cfg.batch_size)
+    callback = TimeSteps(cfg, total_steps, device, timer)
+    timer.sync = lambda: float(callback.logs["loss"])  # waits for the step that produced it
+    model.fit(data, epochs=1, steps_per_epoch=settings.steps, callbacks=[callback], shuffle=False, verbose=0)
+    return timer
 
 
 class EpochRecorder(FollowSchedule):

@@ -39,14 +39,19 @@ def uint8_tensor(x: np.ndarray, rows: int = 5000) -> tf.Tensor:
     return tf.concat([tf.constant(x[i:i + rows]) for i in range(0, len(x), rows)], axis=0)
 
 
-def training_dataset(split: Split, cfg: RunConfig, first_epoch: int = 1) -> tf.data.Dataset:
+def training_dataset(split: Split, cfg: RunConfig, first_epoch: int = 1, replicas: int = 1,
+                     pipeline: int = 0, pipelines: int = 1) -> tf.data.Dataset:
     """Every epoch's planned batches, epoch after epoch, as (images, one-hot labels).
 
     The plans (order, crops, flips) come from shared.batch_plan; gathering, cropping and flipping
     run as TensorFlow ops in the tf.data graph. (A Python generator would be simpler, but once
     tf.data.Dataset.from_generator has run in a process, Keras trains at half speed on this CPU.)
     One continuous stream: Keras' fit with steps_per_epoch keeps reading the same iterator, so
-    epoch e gets exactly the batches of epoch_plan(seed, e)."""
+    epoch e gets exactly the batches of epoch_plan(seed, e).
+
+    With replicas > 1 (tf.distribute, tensorflow_impl/distributed.py), the batches are per replica:
+    global batch k's slices in order (slice r, shared.distributed.shard, is element k·replicas + r),
+    those of input pipeline `pipeline`'s replicas only when there are several pipelines (workers)."""
     n, steps = len(split.x_train), steps_per_epoch(len(split.x_train), cfg.batch_size)
     kept = steps * cfg.batch_size  # the partial last batch of each epoch is dropped, as in PyTorch
     plans = [epoch_plan(cfg.seed, e, n, crop=cfg.crop, flip=cfg.flip) for e in range(first_epoch, cfg.epochs + 1)]
@@ -59,8 +64,11 @@ def training_dataset(split: Split, cfg: RunConfig, first_epoch: int = 1) -> tf.d
         x = augment(tf.gather(images, draw["order"]), draw["crop_dy"], draw["crop_dx"], draw["flip"])
         return to_batch(x, cfg.image_size, *normalization(cfg)), tf.one_hot(tf.gather(labels, draw["order"]), cfg.num_classes)
 
-    return (tf.data.Dataset.from_tensor_slices(draws).batch(cfg.batch_size, drop_remainder=True)
-            .map(planned_batch).prefetch(2))
+    batches = tf.data.Dataset.from_tensor_slices(draws).batch(cfg.batch_size // replicas, drop_remainder=True)
+    if pipelines > 1:
+        local = replicas // pipelines  # replicas per worker, numbered worker by worker
+        batches = batches.enumerate().filter(lambda i, _: (i % replicas) // local == pipeline).map(lambda _, b: b)
+    return batches.map(planned_batch).prefetch(2)
 
 
 def eval_dataset(x: np.ndarray, y: np.ndarray, cfg: RunConfig) -> tf.data.Dataset:

@@ -16,14 +16,16 @@ import tensorflow as tf
 
 from shared.batch_plan import steps_per_epoch
 from shared.config import RunConfig
+from shared.distributed import scaling_settings
 from shared.run import (INITIAL_WEIGHTS, RecordWriter, Split, first_batch, initial_weights_source,
                         load_split, normalization)
 from shared.weights_io import load_arrays
 
 from . import checkpoint
-from .callbacks import EpochRecorder
+from .callbacks import EpochRecorder, timed_fit
 from .data import eval_dataset, to_batch, training_dataset
 from .device import resolve_device, set_precision
+from .distributed import distributed_training_dataset, output_dir, replicate, sync_batch_norm
 from .models import build_model, count_params, freeze_backbone
 from .optim import make_loss, make_optimizer
 from .probe import probe_datasets
@@ -37,15 +39,34 @@ def initial_loss(model: keras.Model, loss, split: Split, cfg: RunConfig) -> floa
     return float(loss(tf.one_hot(labels, cfg.num_classes), logits))
 
 
+def single_device_images_per_sec(cfg: RunConfig, split: Split, device: str) -> float | None:
+    """fit's img/s on one device alone (the default strategy: the first GPU, or the first
+    logical CPU with its share of the threads), at the run's global batch: what scaling
+    efficiency divides by (shared/distributed.py). A fresh model, outside the strategy, trains
+    the first batches of epoch 1, timed by shared/bench.py's rules (pytorch_impl.train mirrors it)."""
+    steps = steps_per_epoch(len(split.x_train), cfg.batch_size)
+    settings = scaling_settings(steps)
+    if settings is None:
+        return None
+    model = build_model(cfg.model, variant=cfg.variant, num_classes=cfg.num_classes, image_size=cfg.image_size)
+    model.compile(optimizer=make_optimizer(cfg), loss=make_loss(cfg), jit_compile=cfg.compile)
+    return timed_fit(model, training_dataset(split, cfg), cfg, settings, device, steps).images_per_sec()
+
+
 def train(cfg: RunConfig, run_dir: Path) -> int:
     device = resolve_device(cfg.device)
+    strategy = replicate(cfg, device)  # before any op: it splits the CPU into logical devices
     set_precision(device, cfg.precision)
     cfg = dataclasses.replace(cfg, device=device)  # "auto" resolved, e.g. for the features cache key
     keras.utils.set_random_seed(cfg.seed)
     if device == "cpu":  # same seed, same records (tested); ~1% here. A GPU keeps its fast kernels.
         tf.config.experimental.enable_op_determinism()
     split = load_split(cfg)
-    model = build_model(cfg.model, variant=cfg.variant, num_classes=cfg.num_classes, image_size=cfg.image_size)
+    out_dir = output_dir(run_dir)  # the run folder; on several machines, the chief's only
+    with strategy.scope():
+        model = build_model(cfg.model, variant=cfg.variant, num_classes=cfg.num_classes, image_size=cfg.image_size)
+    if cfg.devices > 1:
+        sync_batch_norm(model)
     init_path = Path(run_dir) / INITIAL_WEIGHTS
     if init_path.exists():
         load_torch_state(model, load_arrays(init_path))
@@ -57,25 +78,29 @@ def train(cfg: RunConfig, run_dir: Path) -> int:
     if cfg.mode == "linear-probe":
         freeze_backbone(model, cfg.model)
     loss = make_loss(cfg)
-    writer = RecordWriter(cfg, run_dir, backend="tensorflow", framework_version=tf.__version__,
+    # After the model is built, so that its initial weights and dropout seeds are those of a one-device run.
+    single = single_device_images_per_sec(cfg, split, device) if cfg.devices > 1 else None
+    writer = RecordWriter(cfg, out_dir, backend="tensorflow", framework_version=tf.__version__,
                           device=device, params=count_params(model), init=init, split=split,
-                          initial_loss=initial_loss(model, loss, split, cfg))
+                          initial_loss=initial_loss(model, loss, split, cfg),
+                          world_size=cfg.devices, single_device_images_per_sec=single)
     features_probe = cfg.mode == "linear-probe" and cfg.probe == "features"
     if features_probe:
         model, train_data, val_data, feature_rate = probe_datasets(model, cfg, split, init)
-    model.compile(optimizer=make_optimizer(cfg), loss=loss, jit_compile=cfg.compile,
-                  metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
+    with strategy.scope():
+        model.compile(optimizer=make_optimizer(cfg), loss=loss, jit_compile=cfg.compile,
+                      metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
     # The head of a features probe trains in seconds on cached features: a resume restarts it.
     done = 0 if features_probe else checkpoint.restore(run_dir, model)
     writer.keep_through(done)
     if done:
         print(f"[tensorflow] resumed after epoch {done} from {checkpoint.checkpoint_path(run_dir)}", flush=True)
     if not features_probe:
-        train_data = training_dataset(split, cfg, first_epoch=done + 1)
+        train_data = distributed_training_dataset(strategy, split, cfg, first_epoch=done + 1)
         val_data, feature_rate = eval_dataset(split.x_val, split.y_val, cfg), None
     steps = steps_per_epoch(len(split.x_train), cfg.batch_size)
     recorder = EpochRecorder(cfg, writer, steps, len(split.x_val), feature_rate,
-                             checkpoint_dir=None if features_probe else run_dir, device=device)
+                             checkpoint_dir=None if features_probe else out_dir, device=device)
     model.fit(train_data, initial_epoch=done, epochs=cfg.epochs, steps_per_epoch=steps, validation_data=val_data,
               callbacks=[recorder], shuffle=False, verbose=1 if sys.stdout.isatty() else 0)
     if recorder.status != "ok":

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 
 class BatchNorm(keras.layers.BatchNormalization):
     """torch.nn.BatchNorm2d semantics: momentum 0.1 (Keras: 0.9), eps 1e-5, and a running
     variance updated with the *unbiased* batch variance (Keras uses the biased one). Batches are
-    normalised with the biased variance, as in PyTorch."""
+    normalised with the biased variance, as in PyTorch. `synchronized` (several replicas): the
+    statistics of the global batch, as nn.SyncBatchNorm."""
 
     def __init__(self, *, torch_momentum: float = 0.1, epsilon: float = 1e-5, **kwargs):
         kwargs.setdefault("momentum", 1.0 - torch_momentum)
@@ -21,6 +23,8 @@ class BatchNorm(keras.layers.BatchNormalization):
         x = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))  # bf16 → f32, f64 stays
         mean, variance = self._moments(x, mask)
         count = ops.cast(ops.size(x), x.dtype) / ops.cast(ops.shape(x)[self.axis], x.dtype)
+        if self.synchronized:  # the moments are the whole global batch's (tensorflow_impl/distributed.py)
+            count *= tf.distribute.get_replica_context().num_replicas_in_sync
         unbiased = variance * count / ops.maximum(count - 1.0, 1.0)
         m = self.momentum
         self.moving_mean.assign(self.moving_mean * m + ops.cast(mean, self.moving_mean.dtype) * (1.0 - m))
