@@ -356,13 +356,12 @@ def bench(argv: list[str]) -> int:
     add_speed_options(p)
     defaults = BenchSettings()
     p.add_argument("--warmup-steps", type=positive_int, default=defaults.warmup_steps,
-                   help="untimed steps before each measurement (default: %(default)s)")
+                   help="untimed steps of each source before the windows (default: %(default)s)")
     p.add_argument("--windows", type=positive_int, default=defaults.windows,
-                   help="timed windows per measurement; the median counts (default: %(default)s)")
+                   help="timed windows of each source (compute, train), alternating; the median counts "
+                   "(default: %(default)s)")
     p.add_argument("--window-steps", type=positive_int, default=defaults.window_steps,
                    help="steps per window (default: %(default)s)")
-    p.add_argument("--rounds", type=positive_int, default=defaults.rounds,
-                   help="training passes, each between two compute passes, so that drift cancels (default: %(default)s)")
     p.add_argument("--eval-images", type=positive_int, default=defaults.eval_images, help="default: %(default)s")
     p.add_argument("--latency-runs", type=positive_int, default=defaults.latency_runs, help="default: %(default)s")
     p.add_argument("--subset", type=positive_int, help="draw the training batches from this many images")
@@ -371,7 +370,7 @@ def bench(argv: list[str]) -> int:
     p.add_argument("--out", default="results", help="results folder (default: results/)")
     args = p.parse_args(argv)
     settings = BenchSettings(warmup_steps=args.warmup_steps, windows=args.windows, window_steps=args.window_steps,
-                             rounds=args.rounds, eval_images=args.eval_images, latency_runs=args.latency_runs,
+                             eval_images=args.eval_images, latency_runs=args.latency_runs,
                              latency_warmup=min(defaults.latency_warmup, args.latency_runs))
     models = [m for m in (MODELS if args.model == "all" else [args.model]) if args.variant in MODEL_VARIANTS[m]]
     if not models:

@@ -16,17 +16,17 @@ from shared.metrics import peak_host_mb
 
 BASELINE_HOST_MB = peak_host_mb()  # torch is imported, nothing else yet: the framework's own footprint
 
-from shared.batch_plan import epoch_plan, steps_per_epoch  # noqa: E402
-from shared.bench import (BenchSettings, WindowTimer, cpu_ms_per_call, interleaved, median_ms,  # noqa: E402
-                          print_record, write_record)
+from shared.batch_plan import epoch_plan  # noqa: E402
+from shared.bench import (COMPUTE, BenchSettings, WindowTimer, cpu_ms_per_call, median_ms,  # noqa: E402
+                          print_record, step_sources, write_record)
 from shared.config import RunConfig  # noqa: E402
 from shared.run import load_split, normalization, run_backend  # noqa: E402
 
 from .data import ResidentImages, planned_batches  # noqa: E402
 from .device import autocast, check_precision, grad_scaler, resolve_device  # noqa: E402
 from .models import build_model, count_params  # noqa: E402
-from .optim import make_loss, make_optimizer, set_learning_rate  # noqa: E402
-from .train import compiled, evaluate, synchronize, train_epoch, train_step  # noqa: E402
+from .optim import make_loss, make_optimizer  # noqa: E402
+from .train import compiled, evaluate, synchronize, train_epoch  # noqa: E402
 
 
 def bench(cfg: RunConfig, run_dir: Path) -> int:
@@ -47,29 +47,19 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
         resident_train = ResidentImages(split.x_train, split.y_train, device)
         resident_val = ResidentImages(split.x_val[:n_eval], split.y_val[:n_eval], device)
         torch.cuda.reset_peak_memory_stats(device)
-    total_steps = steps_per_epoch(len(split.x_train), cfg.batch_size)
 
-    # 1. compute passes: the first planned batch, staged on the device once, trained on again and again.
+    # 1-2. compute and train windows, alternating in one stream of train_epoch's steps: compute
+    # steps train on the first planned batch, staged on the device once; train steps on the
+    # training loop's own input pipeline (epoch 1's batches).
     plan = epoch_plan(cfg.seed, 1, len(split.x_train), crop=cfg.crop, flip=cfg.flip)
     x, y = next(planned_batches(split.x_train, split.y_train, plan, plan.batch_slices(cfg.batch_size)[:1], device,
                                 cfg.image_size, *normalization(cfg), resident=resident_train))
 
-    def compute_pass() -> WindowTimer:
-        net.train()
-        timer = WindowTimer(settings, cfg.batch_size, sync=lambda: synchronize(device))
-        while not timer.done:
-            set_learning_rate(optimizer, cfg.learning_rate(timer.steps, total_steps))
-            train_step(net, optimizer, scaler, loss_fn, x, y, cfg, device)
-            timer.step_done()
-        return timer
-
-    # 2. train: the training loop itself, on its own input pipeline (epoch 1's batches, each round),
-    # each pass between two compute passes.
-    def train_pass() -> WindowTimer:
-        timer = WindowTimer(settings, cfg.batch_size, sync=lambda: synchronize(device))
-        train_epoch(net, optimizer, scaler, loss_fn, split, cfg, 1, device, resident_train, timer=timer)
-        return timer
-    compute, train = interleaved(compute_pass, train_pass, settings.rounds)
+    def feed(pipeline):
+        for source in step_sources(settings):
+            yield (x, y) if source == COMPUTE else next(pipeline)
+    timer = WindowTimer(settings, cfg.batch_size, sync=lambda: synchronize(device), sources=2)
+    train_epoch(net, optimizer, scaler, loss_fn, split, cfg, 1, device, resident_train, timer=timer, feed=feed)
 
     # 3. eval, after one untimed batch (torch.compile traces eval mode apart).
     x_val, y_val = split.x_val[:n_eval], split.y_val[:n_eval]
@@ -94,7 +84,7 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
 
     record = write_record(
         run_dir, cfg, settings, backend="torch", framework_version=torch.__version__, device=device.type,
-        params_total=count_params(model)[0], compute=compute, train=train,
+        params_total=count_params(model)[0], timer=timer,
         eval_images_per_sec=eval_ips, latency_ms_batch1=latency, pipeline_cpu_ms_per_batch=pipeline_cpu,
         baseline_host_mb=BASELINE_HOST_MB,
         peak_device_mb=torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None,

@@ -9,6 +9,7 @@ import dataclasses
 import sys
 import time
 from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -91,10 +92,13 @@ def initial_loss(model, loss_fn, split: Split, cfg: RunConfig, device) -> float:
 
 def train_epoch(net, optimizer, scaler, loss_fn, split: Split, cfg: RunConfig, epoch: int, device,
                 resident: ResidentImages | None = None, timer: WindowTimer | None = None,
-                replica: Replica | None = None) -> tuple[float, float, float, int | None]:
+                replica: Replica | None = None,
+                feed: Callable[[Iterator], Iterator] | None = None) -> tuple[float, float, float, int | None]:
     """(mean train loss, train accuracy, steady-state images/s, the step at which the loss turned
     non-finite or None) over the epoch's planned batches; a non-finite loss ends the epoch.
-    With a timer (compare.py bench), each step is reported to it, and the epoch ends when it is done.
+    With a timer (compare.py bench), each step is reported to it, and the epoch ends when it is done;
+    with a feed too, the input pipeline's batches reach the loop through feed(batches), which puts
+    pre-staged batches between them (shared.bench.step_sources).
     With a replica of several, this process trains its slice of every global batch; the figures
     are those of the global batches (sums over the replicas, images/s of the whole run)."""
     replica = replica or Replica(0, 1, device)
@@ -115,7 +119,9 @@ def train_epoch(net, optimizer, scaler, loss_fn, split: Split, cfg: RunConfig, e
     steady_start = None
     batches = planned_batches(split.x_train, split.y_train, plan, slices, device, cfg.image_size,
                               *normalization(cfg), resident=resident)
-    bar = tqdm(batches, total=len(slices), desc=f"[torch] epoch {epoch}/{cfg.epochs}", leave=False,
+    if feed is not None:
+        batches = feed(batches)
+    bar = tqdm(batches, total=timer.total_steps if timer is not None else len(slices), desc=f"[torch] epoch {epoch}/{cfg.epochs}", leave=False,
                file=sys.stdout, disable=not sys.stdout.isatty())
     for i, (x, y) in enumerate(bar):
         if i == cfg.warmup_batches:

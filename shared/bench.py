@@ -3,30 +3,33 @@
 Each backend process (python -m pytorch_impl.bench / tensorflow_impl.bench RUN_DIR) measures, one
 after the other and in that order:
 
-1. compute: training steps on one pre-staged batch (normalised, already on the device): model,
-   loss, backward and optimizer alone, with no input pipeline;
-2. train: training steps on compare.py's own input pipeline, by the code that trains (the batch
-   plan, gather, crop, flip and normalise; tf.data in Keras), learning-rate updates included.
-   The passes interleave, `rounds` times: compute, train, compute, train, ..., compute
-   (`interleaved`); each figure is the median over the windows of all its passes, so that
-   warm-up and drift (allocator growth, another process, the CPU's clock) favour neither side of
-   the ratio. Measured here: compute timed first alone read up to 15 % low; one sandwich
-   (compute, train, compute) of 5 windows still moved the Keras CNN's ratio between 0.93 and
-   0.98 from run to run, with windows drifting ±10 %;
-3. pipeline_efficiency = train / compute, both from this process;
-4. eval: `eval_images` validation images in eval mode, after one untimed batch;
-5. pipeline CPU: the process CPU time (all threads) that making one training batch costs, over
+1. compute and train, in one stream of training steps (`step_sources`), by the code that trains
+   (train_epoch in PyTorch, fit in Keras, learning-rate updates and the divergence check
+   included). Its steps come from one of two sources:
+   - compute: one pre-staged batch (normalised, already on the device), fed again and again:
+     model, loss, backward and optimizer with no input work;
+   - train: compare.py's own input pipeline (the batch plan, gather, crop, flip and normalise;
+     tf.data in Keras).
+   After the warm-up, windows of the two alternate: compute, train, compute, train, ... Each
+   figure is the median over the windows of its source. A training window and the compute
+   window before it are seconds apart, so drift (another process, the CPU's clock, allocator
+   growth) reaches both alike. Measured here before: compute timed in one pass before the
+   training pass read up to 15 % low; passes interleaved (compute, train, compute, train,
+   compute, 5 windows each) still moved ratios by ±10 % from run to run, while windows of one
+   pass spread ±20 %;
+2. pipeline_efficiency = train / compute, both from this process;
+3. eval: `eval_images` validation images in eval mode, after one untimed batch;
+4. pipeline CPU: the process CPU time (all threads) that making one training batch costs, over
    `windows × window_steps` batches without training: what the input pipeline takes from the
-   model's cores, measured directly rather than as a difference of two noisy throughputs;
-6. latency: one image in eval mode, `latency_runs` calls after `latency_warmup`, each waited for;
+   model's cores, measured directly rather than as a ratio of two noisy throughputs;
+5. latency: one image in eval mode, `latency_runs` calls after `latency_warmup`, each waited for;
    the median in milliseconds (what a "lightweight" model is for).
 
-Steady state: the first `warmup_steps` steps of every compute and train pass run untimed; they trace graphs, compile
-(torch.compile, XLA), autotune (oneDNN, cuDNN) and warm allocators and caches. Then `windows`
-windows of `window_steps` steps are timed and the median window's img/s is the figure: one slow
-window (another process, a page fault storm) does not move it. Every window's img/s is kept in the
-record (compute_windows, train_windows), so the spread behind a median stays visible. On a GPU
-the only host syncs in a timed loop are at window boundaries.
+Steady state: the stream starts with `warmup_steps` untimed steps of each source; they trace
+graphs, compile (torch.compile, XLA), autotune (oneDNN, cuDNN) and warm allocators and caches.
+Then `windows` windows of `window_steps` steps of each source are timed. Every window's img/s is
+kept in the record (compute_windows, train_windows), so the spread behind a median stays
+visible. On a GPU the only host syncs in a timed loop are at window boundaries.
 """
 
 from __future__ import annotations
@@ -48,24 +51,23 @@ SETTINGS_FILE = "bench.json"  # beside config.json: what makes a run folder a be
 @dataclass
 class BenchSettings:
     warmup_steps: int = 5
-    windows: int = 5
-    window_steps: int = 5
+    windows: int = 10  # of each source: short windows, many pairs, so that a pair sees the same machine
+    window_steps: int = 3
     eval_images: int = 2000
     latency_runs: int = 50
     latency_warmup: int = 10
-    rounds: int = 2  # train passes, each between two compute passes (`interleaved`)
 
     @property
     def steps(self) -> int:
-        """Training steps of one measurement (compute or train), warm-up included."""
+        """Steps of one source in a measurement, warm-up included (the batches it needs)."""
         return self.warmup_steps + self.windows * self.window_steps
 
     def method(self, device: str) -> str:
         sync = "CUDA synchronised at window boundaries only" if device == "cuda" else "CPU"
         return (f"median of {self.windows} windows x {self.window_steps} steps after {self.warmup_steps} "
-                f"untimed warm-up steps per pass, {self.rounds} train passes interleaved with "
-                f"{self.rounds + 1} compute passes; eval {self.eval_images} images; latency median of "
-                f"{self.latency_runs} calls after {self.latency_warmup}; time.perf_counter, {sync}")
+                f"untimed warm-up steps, compute and train windows alternating in one stream; eval "
+                f"{self.eval_images} images; latency median of {self.latency_runs} calls after "
+                f"{self.latency_warmup}; time.perf_counter, {sync}")
 
     def save(self, run_dir: Path) -> None:
         atomic_write_text(Path(run_dir) / SETTINGS_FILE, json.dumps(asdict(self), indent=2) + "\n")
@@ -75,15 +77,16 @@ class BenchSettings:
         return cls(**json.loads((Path(run_dir) / SETTINGS_FILE).read_text()))
 
 
-def interleaved(compute_pass: Callable[[], "WindowTimer"], train_pass: Callable[[], "WindowTimer"],
-                rounds: int) -> tuple[list["WindowTimer"], list["WindowTimer"]]:
-    """compute, train, compute, ..., compute: `rounds` train passes, each between two compute
-    passes. Returns the compute timers and the train timers."""
-    compute, train = [compute_pass()], []
-    for _ in range(rounds):
-        train.append(train_pass())
-        compute.append(compute_pass())
-    return compute, train
+COMPUTE, TRAIN = 0, 1  # the two sources of a bench stream's steps; a window's index mod 2 is its source
+
+
+def step_sources(settings: BenchSettings) -> list[int]:
+    """The source of each step of a bench stream, in order: `warmup_steps` of each (compute, then
+    train), then `windows` pairs of windows, a compute window then a train window. A WindowTimer
+    made with sources=2 times its windows."""
+    warmup = [COMPUTE] * settings.warmup_steps + [TRAIN] * settings.warmup_steps
+    pair = [COMPUTE] * settings.window_steps + [TRAIN] * settings.window_steps
+    return warmup + pair * settings.windows
 
 
 def is_bench_folder(run_dir: Path) -> bool:
@@ -94,37 +97,38 @@ class WindowTimer:
     """Told of every finished step (step_done), it times windows of steps after the warm-up ones.
 
     sync() waits for the device (a no-op on the CPU); it is called at window boundaries only.
+    With sources=2 it times a stream of `step_sources`: twice the warm-up and twice the windows,
+    window i fed by source i % 2.
     """
 
-    def __init__(self, settings: BenchSettings, batch_size: int, sync: Callable[[], object] = lambda: None):
-        self.settings, self.batch_size, self.sync = settings, batch_size, sync
+    def __init__(self, settings: BenchSettings, batch_size: int, sync: Callable[[], object] = lambda: None,
+                 sources: int = 1):
+        self.settings, self.batch_size, self.sync, self.sources = settings, batch_size, sync, sources
+        self.warmup_steps = settings.warmup_steps * sources
+        self.total_steps = settings.steps * sources
         self.steps = 0
         self.marks: list[float] = []
 
     def step_done(self) -> None:
         self.steps += 1
-        timed = self.steps - self.settings.warmup_steps
+        timed = self.steps - self.warmup_steps
         if timed >= 0 and timed % self.settings.window_steps == 0:
             self.sync()
             self.marks.append(time.perf_counter())
 
     @property
     def done(self) -> bool:
-        return self.steps >= self.settings.steps
+        return self.steps >= self.total_steps
 
-    def rates(self) -> list[float]:
-        """Images per second of each timed window."""
-        return [self.settings.window_steps * self.batch_size / (b - a) for a, b in zip(self.marks, self.marks[1:])]
+    def rates(self, source: int = 0) -> list[float]:
+        """Images per second of each timed window of that source."""
+        rates = [self.settings.window_steps * self.batch_size / (b - a) for a, b in zip(self.marks, self.marks[1:])]
+        return rates[source::self.sources]
 
-    def images_per_sec(self) -> float:
+    def images_per_sec(self, source: int = 0) -> float:
         """The median window's images per second (NaN before a whole window was timed)."""
-        return median_rate(self)
-
-
-def median_rate(*timers: WindowTimer) -> float:
-    """The median over the windows of all these timers (NaN if none was timed)."""
-    rates = [rate for timer in timers for rate in timer.rates()]
-    return statistics.median(rates) if rates else float("nan")
+        rates = self.rates(source)
+        return statistics.median(rates) if rates else float("nan")
 
 
 def cpu_ms_per_call(call: Callable[[], object], runs: int, warmup: int = 2) -> float:
@@ -152,13 +156,13 @@ def median_ms(call: Callable[[], object], runs: int, warmup: int) -> float:
 
 
 def write_record(run_dir: Path, cfg, settings: BenchSettings, *, backend: str, framework_version: str,
-                 device: str, params_total: int, compute: list[WindowTimer], train: list[WindowTimer],
+                 device: str, params_total: int, timer: WindowTimer,
                  eval_images_per_sec: float, latency_ms_batch1: float, pipeline_cpu_ms_per_batch: float,
                  baseline_host_mb: float, peak_device_mb: float | None, data_load_seconds: float) -> BenchRecord:
     """The backend's BenchRecord, appended to RUN_DIR/<backend>.jsonl. Throughputs and the pipeline
-    efficiency are computed here, from the windows the backend timed in its one process: those of
-    its compute passes and those of its training passes (`interleaved`)."""
-    compute_images_per_sec, train_images_per_sec = median_rate(*compute), median_rate(*train)
+    efficiency are computed here, from the windows the backend timed in its one process, in one
+    stream of alternating compute and train windows (`step_sources`)."""
+    compute_images_per_sec, train_images_per_sec = timer.images_per_sec(COMPUTE), timer.images_per_sec(TRAIN)
     record = BenchRecord(
         schema_version=SCHEMA_VERSION, run_id=cfg.run_id, model=cfg.model, variant=cfg.variant, backend=backend,
         framework_version=framework_version, device=device, batch_size=cfg.batch_size, precision=cfg.precision,
@@ -169,8 +173,8 @@ def write_record(run_dir: Path, cfg, settings: BenchSettings, *, backend: str, f
         pipeline_cpu_ms_per_batch=pipeline_cpu_ms_per_batch,
         peak_host_mb=peak_host_mb(), baseline_host_mb=baseline_host_mb, peak_device_mb=peak_device_mb,
         data_load_seconds=data_load_seconds, timing=settings.method(device), status="ok",
-        compute_windows=[round(r, 2) for t in compute for r in t.rates()],
-        train_windows=[round(r, 2) for t in train for r in t.rates()])
+        compute_windows=[round(r, 2) for r in timer.rates(COMPUTE)],
+        train_windows=[round(r, 2) for r in timer.rates(TRAIN)])
     append_line_durably(Path(run_dir) / f"{backend}.jsonl", record.to_json())
     return record
 

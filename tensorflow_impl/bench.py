@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from shared.metrics import peak_host_mb
@@ -20,7 +21,8 @@ from shared.metrics import peak_host_mb
 BASELINE_HOST_MB = peak_host_mb()  # TensorFlow and Keras are imported, nothing else yet
 
 from shared.batch_plan import steps_per_epoch  # noqa: E402
-from shared.bench import BenchSettings, cpu_ms_per_call, interleaved, median_ms, print_record, write_record  # noqa: E402
+from shared.bench import (BenchSettings, cpu_ms_per_call, median_ms, print_record, step_sources,  # noqa: E402
+                          write_record)
 from shared.config import RunConfig  # noqa: E402
 from shared.run import load_split, run_backend  # noqa: E402
 
@@ -45,15 +47,14 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
     total_steps = steps_per_epoch(len(split.x_train), cfg.batch_size)
     pipeline = training_dataset(split, cfg)
 
-    # 1. compute passes: the first planned batch, made once, fed again and again (no input work per step).
+    # 1-2. compute and train windows, alternating in one stream of fit's steps: compute steps train
+    # on the first planned batch, made once and repeated (no input work per step); train steps on
+    # the training input pipeline. Both go through the same choose_from_datasets.
     first = next(iter(pipeline))
     staged = tf.data.Dataset.from_tensors(first).repeat()
-
-    # 2. train: fit on the training input pipeline (a fresh iterator each round: epoch 1's batches
-    # again), each pass between two compute passes.
-    compute, train = interleaved(lambda: timed_fit(model, staged, cfg, settings, device, total_steps),
-                                 lambda: timed_fit(model, pipeline, cfg, settings, device, total_steps),
-                                 settings.rounds)
+    sources = tf.data.Dataset.from_tensor_slices(np.array(step_sources(settings), np.int64))
+    stream = tf.data.Dataset.choose_from_datasets([staged, pipeline], sources)  # index COMPUTE, TRAIN
+    timer = timed_fit(model, stream, cfg, settings, device, total_steps, sources=2)
 
     # 3. eval, after one untimed batch.
     n_eval = min(settings.eval_images, len(split.x_val))
@@ -75,7 +76,7 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
 
     record = write_record(
         run_dir, cfg, settings, backend="tensorflow", framework_version=tf.__version__, device=device,
-        params_total=count_params(model)[0], compute=compute, train=train,
+        params_total=count_params(model)[0], timer=timer,
         eval_images_per_sec=eval_ips, latency_ms_batch1=latency, pipeline_cpu_ms_per_batch=pipeline_cpu,
         baseline_host_mb=BASELINE_HOST_MB,
         peak_device_mb=peak_device_mb(device), data_load_seconds=data_load_seconds)

@@ -65,12 +65,13 @@ class TimeSteps(FollowSchedule):
 
 
 def timed_fit(model, data, cfg: RunConfig, settings: BenchSettings, device: str,
-              total_steps: int) -> WindowTimer:
-    """settings.steps training steps of fit on `data`, timed in windows."""
-    timer = WindowTimer(settings, cfg.batch_size)
+              total_steps: int, sources: int = 1) -> WindowTimer:
+    """The timer's steps of fit on `data`, timed in windows (of `sources` alternating sources:
+    shared.bench.WindowTimer)."""
+    timer = WindowTimer(settings, cfg.batch_size, sources=sources)
     callback = TimeSteps(cfg, total_steps, device, timer)
     timer.sync = lambda: float(callback.logs["loss"])  # waits for the step that produced it
-    model.fit(data, epochs=1, steps_per_epoch=settings.steps, callbacks=[callback], shuffle=False, verbose=0)
+    model.fit(data, epochs=1, steps_per_epoch=timer.total_steps, callbacks=[callback], shuffle=False, verbose=0)
     return timer
 
 

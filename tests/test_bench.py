@@ -13,7 +13,7 @@ import pytest
 
 from shared import bench as bench_module
 from shared.batch_plan import epoch_plan, train_batch
-from shared.bench import BenchSettings, WindowTimer, interleaved, median_ms
+from shared.bench import COMPUTE, TRAIN, BenchSettings, WindowTimer, median_ms, step_sources
 from shared.config import RunConfig
 from shared.metrics import BenchRecord, EpochRecord, read_jsonl
 
@@ -87,23 +87,38 @@ def test_bench_writes_one_record_per_backend_with_the_schema(bench_run):
             assert np.isfinite(getattr(record, name)) and getattr(record, name) > 0, name
         assert record.peak_host_mb > record.baseline_host_mb > 0
         # the efficiency is the ratio of the two throughputs of this one process, nothing else; each
-        # is the median of its windows: 2 per pass; 2 training passes interleaved with 3 compute passes
+        # is the median of its windows, 2 of each source, alternating in one stream
         assert record.pipeline_efficiency == record.train_images_per_sec / record.compute_images_per_sec
-        assert (len(record.compute_windows), len(record.train_windows)) == (6, 4)
+        assert (len(record.compute_windows), len(record.train_windows)) == (2, 2)
         assert record.compute_images_per_sec == pytest.approx(np.median(record.compute_windows), abs=0.01)
         assert record.train_images_per_sec == pytest.approx(np.median(record.train_windows), abs=0.01)
-        assert record.timing.startswith("median of 2 windows x 2 steps after 1 untimed warm-up steps per pass, "
-                                        "2 train passes interleaved with 3 compute passes")
+        assert record.timing.startswith("median of 2 windows x 2 steps after 1 untimed warm-up steps, compute "
+                                        "and train windows alternating in one stream")
     assert "| cnn   | PyTorch " in result.stdout and "| cnn   | TensorFlow/Keras " in result.stdout
     assert "Efficiency" in result.stdout and "Settings: 32×32 input (cifar), batch 32, fp32" in result.stdout
 
 
-def test_interleaved_alternates_the_passes_and_starts_and_ends_with_compute():
-    order = []
-    compute, train = interleaved(lambda: order.append("compute") or len(order),
-                                 lambda: order.append("train") or len(order), rounds=3)
-    assert order == ["compute", "train"] * 3 + ["compute"]
-    assert (compute, train) == ([1, 3, 5, 7], [2, 4, 6])
+def test_step_sources_warm_up_both_then_alternate_windows_of_compute_and_train():
+    settings = BenchSettings(warmup_steps=2, windows=3, window_steps=2)
+    c, t = COMPUTE, TRAIN
+    assert step_sources(settings) == [c, c, t, t] + [c, c, t, t] * 3
+    # the train source is asked for as many batches as compare.py checks the training set gives
+    assert step_sources(settings).count(TRAIN) == settings.steps
+
+
+def test_window_timer_gives_each_source_the_windows_it_fed(monkeypatch):
+    settings = BenchSettings(warmup_steps=1, windows=2, window_steps=2)
+    # warm-up 1 step of each (10 s), then windows of 2 steps: compute 1 s, train 2 s, compute 0.5 s, train 4 s
+    clock = FakeClock([10, 10, 0.5, 0.5, 1, 1, 0.25, 0.25, 2, 2])
+    monkeypatch.setattr(bench_module.time, "perf_counter", clock)
+    timer = WindowTimer(settings, batch_size=8, sources=2)
+    for _ in step_sources(settings):
+        assert not timer.done
+        clock.step()
+        timer.step_done()
+    assert timer.done and timer.steps == 2 * settings.steps
+    assert timer.rates(COMPUTE) == [16.0, 32.0] and timer.rates(TRAIN) == [8.0, 4.0]
+    assert (timer.images_per_sec(COMPUTE), timer.images_per_sec(TRAIN)) == (24.0, 6.0)
 
 
 def test_bench_rows_share_summary_csv_with_training_rows(bench_run, real_data_env):
@@ -125,7 +140,7 @@ def test_bench_rows_share_summary_csv_with_training_rows(bench_run, real_data_en
 def test_bench_needs_enough_batches_for_its_windows(tmp_path, real_data_env):
     result = compare("bench", "--model", "cnn", "--subset", "512", "--batch-size", "128", "--out", str(tmp_path))
     assert result.returncode == 2
-    assert ("the training images give 4 batches of 128; a measurement needs 30 (--warmup-steps + --windows × "
+    assert ("the training images give 4 batches of 128; a measurement needs 35 (--warmup-steps + --windows × "
             "--window-steps)") in result.stderr
     assert list(tmp_path.iterdir()) == []
 
