@@ -135,8 +135,8 @@ def add_speed_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=DEVICES, default="auto",
                    help="auto (default): CUDA where the backend's framework sees a GPU, else the CPU")
     p.add_argument("--precision", choices=PRECISIONS,
-                   help="fp32 (default), bf16 (autocast / mixed_bfloat16; slow on CPUs without AVX512-BF16, "
-                        "such as this project's test machine: README \"Speed options\"), fp16 (CUDA only)")
+                   help="fp32 (default), bf16 (autocast / mixed_bfloat16; faster on GPUs and CPUs with AVX512-BF16, "
+                        "much slower on CPUs without: README \"Speed options\"), fp16 (CUDA only)")
     p.add_argument("--compile", action="store_true", default=None,
                    help="torch.compile in PyTorch and jit_compile (XLA) in Keras")
 

@@ -24,7 +24,8 @@ VARIANTS = tuple(INPUT_SIZE)    # ("cifar", "imagenet")
 MODEL_NAMES = ("cnn", "alexnet", "mobilenet", "resnet18", "vit")
 MODEL_VARIANTS = {name: ("cifar",) if name == "cnn" else VARIANTS for name in MODEL_NAMES}
 # fp32 everywhere; bf16: autocast / mixed_bfloat16 (fast on GPUs and on CPUs with AVX512-BF16 or
-# AMX; this AVX2 CPU emulates it, README "Speed options"); fp16: CUDA only (autocast + GradScaler /
+# AMX: 1.4-1.8x in training on an AVX512-BF16 EPYC; an AVX2 CPU emulates it, 11-15x slower, README
+# "Speed options"); fp16: CUDA only (autocast + GradScaler /
 # mixed_float16, whose loss scaling Keras adds by itself).
 PRECISIONS = ("fp32", "bf16", "fp16")
 # auto: CUDA when the backend's framework sees a GPU, else the CPU (each backend decides for itself
