@@ -32,8 +32,8 @@ def augment(images: tf.Tensor, dy: tf.Tensor, dx: tf.Tensor, flip: tf.Tensor) ->
     return tf.gather(cropped, cols, axis=2, batch_dims=1)
 
 
-def uint8_tensor(x: np.ndarray) -> tf.Tensor:
-    """The images as one TensorFlow tensor, the only copy besides the memory-mapped file.
+def one_copy_tensor(x: np.ndarray) -> tf.Tensor:
+    """x as one TensorFlow tensor, the only copy besides x itself (for the images, a memory map).
 
     Decoded from the array's bytes, because tf.constant of a numpy array leaves two copies held,
     whole or in slices (measured on a 2-core AVX-512 EPYC, TF 2.21: 304 MB for the 146 MB
@@ -41,7 +41,8 @@ def uint8_tensor(x: np.ndarray) -> tf.Tensor:
     tensor and the decoded tensor are each one large allocation, and the first two are freed as
     soon as they are used: 171 MB of anonymous memory stays (the data-path test), after up to three
     copies for a moment while it is built."""
-    return tf.reshape(tf.io.decode_raw(np.ascontiguousarray(x, dtype=np.uint8).tobytes(), tf.uint8), x.shape)
+    x = np.ascontiguousarray(x)
+    return tf.reshape(tf.io.decode_raw(x.tobytes(), tf.as_dtype(x.dtype)), x.shape)
 
 
 def training_dataset(split: Split, cfg: RunConfig, first_epoch: int = 1, replicas: int = 1,
@@ -62,7 +63,7 @@ def training_dataset(split: Split, cfg: RunConfig, first_epoch: int = 1, replica
     plans = [epoch_plan(cfg.seed, e, n, crop=cfg.crop, flip=cfg.flip) for e in range(first_epoch, cfg.epochs + 1)]
     draws = {name: np.concatenate([getattr(p, name)[:kept] for p in plans])
              for name in ("order", "crop_dy", "crop_dx", "flip")}
-    images = uint8_tensor(split.x_train)
+    images = one_copy_tensor(split.x_train)
     labels = tf.constant(np.asarray(split.y_train, dtype=np.int64))
 
     def planned_batch(draw):
@@ -73,7 +74,7 @@ def training_dataset(split: Split, cfg: RunConfig, first_epoch: int = 1, replica
     if pipelines > 1:
         local = replicas // pipelines  # replicas per worker, numbered worker by worker
         batches = batches.enumerate().filter(lambda i, _: (i % replicas) // local == pipeline).map(lambda _, b: b)
-    return without_graph_rewrites(batches.map(planned_batch).prefetch(2))
+    return batches.map(planned_batch).prefetch(2).apply(without_graph_rewrites)
 
 
 def without_graph_rewrites(dataset: tf.data.Dataset) -> tf.data.Dataset:
@@ -88,8 +89,9 @@ def without_graph_rewrites(dataset: tf.data.Dataset) -> tf.data.Dataset:
 
 def eval_dataset(x: np.ndarray, y: np.ndarray, cfg: RunConfig) -> tf.data.Dataset:
     """The validation set in order, in batches (the last one may be smaller)."""
-    return (tf.data.Dataset.from_tensor_slices((uint8_tensor(x), np.asarray(y, dtype=np.int64)))
+    return (tf.data.Dataset.from_tensor_slices((one_copy_tensor(x), np.asarray(y, dtype=np.int64)))
             .batch(cfg.eval_batch_size)
             .map(lambda images, labels: (to_batch(images, cfg.image_size, *normalization(cfg)),
                                          tf.one_hot(labels, cfg.num_classes)))
-            .prefetch(2)).apply(without_graph_rewrites)
+            .prefetch(2)
+            .apply(without_graph_rewrites))

@@ -17,7 +17,7 @@ from shared.config import RunConfig
 from shared.features import cached_or_extracted, probe_plan
 from shared.run import Split, normalization
 
-from .data import to_batch
+from .data import one_copy_tensor, to_batch, without_graph_rewrites
 
 
 def split_head(model: keras.Model, name: str) -> tuple[keras.Model, keras.Model]:
@@ -31,8 +31,9 @@ def split_head(model: keras.Model, name: str) -> tuple[keras.Model, keras.Model]
 
 def extract(backbone: keras.Model, x: np.ndarray, cfg: RunConfig) -> tuple[np.ndarray, float]:
     """(features of every image in inference mode, images/s)."""
-    images = (tf.data.Dataset.from_tensor_slices(np.asarray(x)).batch(cfg.eval_batch_size)
-              .map(lambda batch: to_batch(batch, cfg.image_size, *normalization(cfg))).prefetch(2))
+    images = (tf.data.Dataset.from_tensor_slices(one_copy_tensor(x)).batch(cfg.eval_batch_size)
+              .map(lambda batch: to_batch(batch, cfg.image_size, *normalization(cfg))).prefetch(2)
+              .apply(without_graph_rewrites))
     start = time.perf_counter()
     features = backbone.predict(images, verbose=0)
     return np.asarray(features, dtype=np.float32), len(x) / (time.perf_counter() - start)
@@ -53,10 +54,11 @@ def probe_datasets(model: keras.Model, cfg: RunConfig, split: Split, init: str):
 
     n, steps = len(train_x), steps_per_epoch(len(train_x), cfg.batch_size)
     order = np.concatenate([probe_plan(cfg, e, n).order[:steps * cfg.batch_size] for e in range(1, cfg.epochs + 1)])
-    features, labels = tf.constant(train_x), tf.constant(np.asarray(split.y_train, dtype=np.int64))
+    features, labels = one_copy_tensor(train_x), tf.constant(np.asarray(split.y_train, dtype=np.int64))
     train_data = (tf.data.Dataset.from_tensor_slices(order).batch(cfg.batch_size)
                   .map(lambda i: (tf.gather(features, i), tf.one_hot(tf.gather(labels, i), cfg.num_classes)))
-                  .prefetch(2))
-    val_data = (tf.data.Dataset.from_tensor_slices((val_x, np.asarray(split.y_val, dtype=np.int64)))
-                .batch(cfg.eval_batch_size).map(lambda f, y: (f, tf.one_hot(y, cfg.num_classes))))
+                  .prefetch(2).apply(without_graph_rewrites))
+    val_data = (tf.data.Dataset.from_tensor_slices((one_copy_tensor(val_x), np.asarray(split.y_val, dtype=np.int64)))
+                .batch(cfg.eval_batch_size).map(lambda f, y: (f, tf.one_hot(y, cfg.num_classes)))
+                .apply(without_graph_rewrites))
     return head, train_data, val_data, (sum(rates) / len(rates) if rates else None)
