@@ -15,8 +15,8 @@ from shared.metrics import read_jsonl
 from conftest import ROOT
 from test_cli import compare
 
-RUN = ["--model", "cnn", "--epochs", "3", "--subset", "1024", "--batch-size", "64", "--lr", "0.05",
-       "--val-split", "256"]
+SETTINGS = ["--model", "cnn", "--subset", "1024", "--batch-size", "64", "--lr", "0.05", "--val-split", "256"]
+RUN = [*SETTINGS, "--epochs", "3"]
 FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "initial_loss", "init")
 
 
@@ -38,8 +38,8 @@ def like_a_terminal():
 def start_and_reach_second_epoch(out, backend, stderr=subprocess.DEVNULL, epochs=3):
     """Start a run of one backend in its own process group (as a terminal would) and return it,
     with its run folder, once epoch 1 is saved and epoch 2 has begun."""
-    run = [*RUN[:RUN.index("--epochs") + 1], str(epochs), *RUN[RUN.index("--epochs") + 2:]]
-    proc = subprocess.Popen([sys.executable, str(ROOT / "compare.py"), *run, "--backend", backend, "--out", str(out)],
+    proc = subprocess.Popen([sys.executable, str(ROOT / "compare.py"), *SETTINGS, "--epochs", str(epochs),
+                             "--backend", backend, "--out", str(out)],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True,
                             preexec_fn=like_a_terminal)
     deadline = time.time() + 600
