@@ -40,7 +40,7 @@ from shared.distributed import batch_problem
 from shared.io import atomic_write_text
 from shared.metrics import EpochRecord, finished, read_jsonl
 from shared.report import (BACKEND_NAMES, DEFAULT_TOLERANCE_POINTS, append_summary, markdown,
-                           parity_verdict, seed_rows, seeds_verdict, table_rows)
+                           parity_verdict, seed_rows, seeds_verdict, table_rows, table_text)
 from shared.stats import STATISTICAL_TOLERANCE
 
 ROOT = Path(__file__).resolve().parent
@@ -334,7 +334,8 @@ def main(argv=None) -> int:
         tables.append(table)
         verdicts.append(f"{cfg.model}: {verdict}" if len(configs) > 1 and verdict else verdict)
     if len(configs) > 1:
-        combined = "\n\n".join(filter(None, [markdown(pd.concat(tables, ignore_index=True)), *verdicts]))
+        combined = "\n\n".join(filter(None, [table_text(pd.concat(tables, ignore_index=True), cfg.warmup_batches),
+                                              *verdicts]))
         seed_label = f"seed{args.seed}" if len(seeds) == 1 else f"seeds{seeds[0]}-{seeds[-1]}"
         path = out / f"{time.strftime('%Y%m%d-%H%M%S')}-all-{args.mode}-{variant}-{seed_label}.md"
         atomic_write_text(path, f"# All models ({variant}, {args.mode})\n\n{combined}\n")
@@ -473,7 +474,7 @@ def seeds_summary(cfg: RunConfig, runs: dict[str, list[list[EpochRecord]]], seed
     rows = seed_rows(runs)
     verdict = seeds_verdict(runs, tolerance) if len(runs) == 2 else ""
     title = f"{cfg.model} ({cfg.variant}, {cfg.mode}), seeds {seeds[0]}–{seeds[-1]}"
-    report = "\n\n".join(filter(None, [markdown(rows), verdict]))
+    report = "\n\n".join(filter(None, [table_text(rows, cfg.warmup_batches), verdict]))
     path = out / f"{time.strftime('%Y%m%d-%H%M%S')}-{cfg.model}-{cfg.mode}-{cfg.variant}-seeds{seeds[0]}-{seeds[-1]}.md"
     atomic_write_text(path, f"# {title}\n\n{report}\n")
     print(f"\n{title}: mean ± standard deviation over {len(seeds)} seeds\n\n{report}\n\nseeds table: {path}", flush=True)
@@ -558,7 +559,7 @@ def run_model(cfg: RunConfig, backends: list[str], source: str, n_train: int, to
     verdict = parity_verdict(finals, tolerance) if len(backends) == 2 else ""
     last = [r for r in finals.values() if r is not None]
     settings = settings_line(cfg, n_train, last)
-    report = "\n\n".join(filter(None, [markdown(rows), verdict, settings]))
+    report = "\n\n".join(filter(None, [table_text(rows, cfg.warmup_batches), verdict, settings]))
     print("\n" + report)
     atomic_write_text(run_dir / "table.md", f"# Run {cfg.run_id}\n\n{report}\n")
     if last:

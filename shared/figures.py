@@ -4,6 +4,7 @@ throughput per model and backend. Every figure is FIGSIZE at DPI, so its pixel s
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 
 import matplotlib
@@ -12,7 +13,7 @@ matplotlib.use("Agg")  # files only: no display needed, none opened
 import matplotlib.pyplot as plt  # noqa: E402
 
 from shared.io import atomic_write_bytes  # noqa: E402
-from shared.metrics import EpochRecord  # noqa: E402
+from shared.metrics import UNMEASURED, EpochRecord  # noqa: E402
 
 FIGSIZE, DPI = (10, 4), 100   # 1000 × 400 pixels
 COLORS = {"torch": "tab:red", "tensorflow": "tab:blue"}
@@ -52,7 +53,8 @@ def curves(runs: dict[str, list[list[EpochRecord]]], title: str, path: Path) -> 
 
 
 def throughput(rows: list[dict], path: Path) -> None:
-    """Bars of training and evaluation images/s: rows of {label, backend, train, eval}."""
+    """Bars of training and evaluation images/s: rows of {label, backend, train, eval}. A NaN
+    (unmeasured: shared.metrics.rate_cell) has no bar, and a dash where it would stand."""
     labels = list(dict.fromkeys(r["label"] for r in rows))
     backends = list(dict.fromkeys(r["backend"] for r in rows))
     width = 0.8 / max(1, len(backends))
@@ -60,8 +62,12 @@ def throughput(rows: list[dict], path: Path) -> None:
     for ax, key, name in ((axes[0], "train", "training"), (axes[1], "eval", "evaluation")):
         for j, backend in enumerate(backends):
             values = {r["label"]: r[key] for r in rows if r["backend"] == backend}
-            ax.bar([i + j * width for i in range(len(labels))], [values.get(label, 0.0) for label in labels],
-                   width, color=COLORS[backend], label=NAMES[backend])
+            heights = [values.get(label, 0.0) for label in labels]
+            where = [i + j * width for i in range(len(labels))]
+            ax.bar(where, [0.0 if math.isnan(h) else h for h in heights], width, color=COLORS[backend],
+                   label=NAMES[backend])
+            for x in (x for x, h in zip(where, heights) if math.isnan(h)):
+                ax.annotate(UNMEASURED, (x, 0), ha="center", va="bottom", color=COLORS[backend])
         ax.set_xticks([i + width * (len(backends) - 1) / 2 for i in range(len(labels))], labels,
                       rotation=20, ha="right", fontsize=7)
         ax.set(ylabel="images/s", title=f"{name} throughput (median over seeds)")

@@ -188,6 +188,46 @@ def finished(records: list[EpochRecord]) -> bool:
     return bool(records) and records[-1].status == "ok" and records[-1].epoch == records[-1].epochs
 
 
+# Did a finished run learn anything? CIFAR-10 has NUM_CLASSES classes: a model that guesses is
+# right 1/NUM_CLASSES of the time, and one that spreads its probability evenly has the loss
+# ln(NUM_CLASSES) ≈ 2.303, label smoothing or not. Two backends that both stayed there "agree" about
+# nothing, so the reports give no parity verdict for them (shared.report).
+NUM_CLASSES = 10
+TEST_IMAGES = 10_000   # what records that do not give val_images validated on (validation "test")
+# A guessing model's accuracy on n images is binomial: chance ± √(p(1 − p)/n). Three standard
+# deviations make a false "it learned" about 1 in 740 for a model that guesses, and the ceiling
+# follows the validation size: 19.0% on 100 images, 10.9% on the 10,000 test images. (A model that
+# always answers the commonest class of a held-out split scores that class's share, which lies
+# inside the band as well.)
+CHANCE_SIGMAS = 3
+# A loss of k·ln(C) means the true class got, on geometric average, probability C^−k: at k = 2, a
+# tenth of what an even guess gives. A model that learned is below ln(C); one this far above it is
+# confidently wrong (a blown-up BatchNorm statistic, too high a learning rate), whatever its accuracy.
+LOSS_CEILING_LN_CLASSES = 2
+
+
+def chance_ceiling(val_images: int, num_classes: int = NUM_CLASSES) -> float:
+    """The validation accuracy (fraction) at or below which a model is not distinguishable from
+    guessing: chance plus CHANCE_SIGMAS binomial standard deviations on val_images images."""
+    p = 1 / num_classes
+    n = val_images or TEST_IMAGES
+    return p + CHANCE_SIGMAS * math.sqrt(p * (1 - p) / n)
+
+
+def did_not_learn(record: EpochRecord, num_classes: int = NUM_CLASSES) -> str | None:
+    """Why a finished record shows no learning, in a few words ("at chance", "val loss 8864.8 ≫
+    ln 10"), or None when it learned: validation accuracy within the chance band
+    (chance_ceiling), or a validation loss above LOSS_CEILING_LN_CLASSES × ln(num_classes)."""
+    reasons = []
+    if record.val_acc <= chance_ceiling(record.val_images, num_classes):
+        reasons.append("at chance")
+    if not math.isfinite(record.val_loss):
+        reasons.append(f"val loss {record.val_loss}")
+    elif record.val_loss > LOSS_CEILING_LN_CLASSES * math.log(num_classes):
+        reasons.append(f"val loss {record.val_loss:.1f} ≫ ln {num_classes}")
+    return ", ".join(reasons) or None
+
+
 def steady_images_per_sec(steps: int, warmup_batches: int, batch_size: int, seconds: float | None) -> float:
     """Images per second over the batches after the warm-up ones, timed from the end of batch
     `warmup_batches` to the end of the last one; NaN when the epoch is too short to time."""
@@ -195,6 +235,16 @@ def steady_images_per_sec(steps: int, warmup_batches: int, batch_size: int, seco
     if seconds is None or timed <= 0 or seconds <= 0:
         return float("nan")
     return timed * batch_size / seconds
+
+
+# What tables and progress lines show for an img/s that could not be measured (NaN from
+# steady_images_per_sec: the epoch ended within its warm-up batches), with a footnote saying why.
+UNMEASURED = "–"
+
+
+def rate_cell(images_per_sec: float) -> str:
+    """An img/s figure as printed: whole images per second, or UNMEASURED for NaN."""
+    return UNMEASURED if math.isnan(images_per_sec) else f"{images_per_sec:.0f}"
 
 
 def peak_host_mb() -> float:

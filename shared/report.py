@@ -4,6 +4,7 @@ summary.csv (pandas; no framework)."""
 from __future__ import annotations
 
 import io
+import math
 import statistics
 from dataclasses import asdict
 from pathlib import Path
@@ -11,9 +12,10 @@ from pathlib import Path
 import pandas as pd
 
 from shared.architectures import INPUT_SIZE
+from shared.batch_plan import steps_per_epoch
 from shared.distributed import scaling_efficiency
 from shared.io import atomic_write_text
-from shared.metrics import EpochRecord, finished
+from shared.metrics import UNMEASURED, EpochRecord, did_not_learn, finished, rate_cell
 from shared.stats import STATISTICAL_TOLERANCE, compare_means, describe
 
 BACKEND_NAMES = {"torch": "PyTorch", "tensorflow": "TensorFlow/Keras"}
@@ -28,19 +30,53 @@ COLUMNS = ["Model", "Backend", "Training Accuracy", "Validation Accuracy", "Trai
 
 # Added after "Train img/s" when a backend trained on several devices (shared/distributed.py).
 SCALING_COLUMNS = ["Devices", "Per-device img/s", "1-device img/s", "Scaling efficiency"]
+RATE_COLUMNS = ("Train img/s", "Per-device img/s", "Scaling efficiency")
+
+
+def unmeasured_note(frame: pd.DataFrame, warmup_batches: int) -> str | None:
+    """The footnote for the table's unmeasured img/s cells (shared.metrics.rate_cell), or None
+    when it has none."""
+    if not any(column in frame and (frame[column] == UNMEASURED).any() for column in RATE_COLUMNS):
+        return None
+    return (f"{UNMEASURED} : the epoch had fewer steps than the {warmup_batches} warm-up batches left out of img/s; "
+            "train longer to measure throughput.")
+
+
+def table_text(frame: pd.DataFrame, warmup_batches: int) -> str:
+    """The Markdown table, with the footnote on unmeasured img/s under it where it needs one."""
+    return "\n\n".join(filter(None, [markdown(frame), unmeasured_note(frame, warmup_batches)]))
 
 
 def scaling_cells(records: list[EpochRecord]) -> dict[str, str]:
     """The scaling columns of one backend's run: its device count, the median over epochs of its
     per-device img/s, the single-device figure measured before training, and their ratio."""
     record = records[-1]
-    rates = [r.train_images_per_sec for r in records if r.train_images_per_sec == r.train_images_per_sec]
-    rate = statistics.median(rates) if rates else float("nan")
+    rate = median_rate([r.train_images_per_sec for r in records])
     efficiency = scaling_efficiency(rate, record.world_size, record.single_device_images_per_sec)
     return {"Devices": str(record.world_size),
-            "Per-device img/s": f"{rate / record.world_size:.0f}",
+            "Per-device img/s": rate_cell(rate / record.world_size),
             "1-device img/s": "-" if record.single_device_images_per_sec is None else f"{record.single_device_images_per_sec:.0f}",
-            "Scaling efficiency": "-" if efficiency is None else f"{efficiency:.3f}"}
+            "Scaling efficiency": ("-" if efficiency is None else
+                                   UNMEASURED if math.isnan(efficiency) else f"{efficiency:.3f}")}
+
+
+def median_rate(rates: list[float]) -> float:
+    """The median of the measured img/s figures (NaN: unmeasured ones left out), NaN if none."""
+    measured = [r for r in rates if not math.isnan(r)]
+    return statistics.median(measured) if measured else float("nan")
+
+
+def status_cell(record: EpochRecord, reason: str | None) -> str:
+    """A record's status for the table: its own when it diverged, else compare.py's reason (a
+    failed exit) or ok / incomplete; a finished run that did not learn says so beside its ok."""
+    if record.status != "ok":
+        return record.status  # a diverged record says more than the exit code its process ended with
+    if reason:
+        return reason
+    if record.epoch != record.epochs:
+        return f"incomplete ({record.epoch}/{record.epochs} epochs)"
+    why = did_not_learn(record)
+    return f"ok — {why}" if why else "ok"
 
 
 def table_rows(runs: dict[str, list[EpochRecord]], model: str, reasons: dict[str, str]) -> pd.DataFrame:
@@ -63,14 +99,12 @@ def table_rows(runs: dict[str, list[EpochRecord]], model: str, reasons: dict[str
             "Validation Accuracy": f"{100 * record.val_acc:.2f}%",
             "Training Loss": f"{record.train_loss:.4f}",
             "Validation Loss": f"{record.val_loss:.4f}",
-            "Train img/s": f"{record.train_images_per_sec:.0f}",
+            "Train img/s": rate_cell(record.train_images_per_sec),
             **(scaling_cells(records) if scaling else {}),
             "Eval img/s": f"{record.eval_images_per_sec:.0f}",
             "Epoch s": f"{sum(r.epoch_seconds for r in records) / len(records):.1f}",
             "Params": f"{record.params_total:,}",
-            # A diverged record says more than the exit code its process ended with.
-            "Status": (record.status if record.status != "ok" else reasons.get(backend) or (
-                "ok" if record.epoch == record.epochs else f"incomplete ({record.epoch}/{record.epochs} epochs)")),
+            "Status": status_cell(record, reasons.get(backend)),
         })
     return pd.DataFrame(rows, columns=columns)
 
@@ -83,7 +117,7 @@ def seed_rows(runs: dict[str, list[list[EpochRecord]]]) -> pd.DataFrame:
     for backend, seed_runs in runs.items():
         finals = [r[-1] for r in seed_runs if finished(r)]
         status = (f"ok ({len(finals)} seed{'s' if len(finals) > 1 else ''})" if len(finals) == len(seed_runs)
-                  else f"{len(finals)}/{len(seed_runs)} seeds finished")
+                  else f"{len(finals)}/{len(seed_runs)} seeds finished") + _seeds_status_note(finals)
         if not finals:
             rows.append({"Model": "-", "Backend": BACKEND_NAMES[backend], **{c: "-" for c in COLUMNS[2:-1]}, "Status": status})
             continue
@@ -95,13 +129,25 @@ def seed_rows(runs: dict[str, list[list[EpochRecord]]]) -> pd.DataFrame:
             "Validation Accuracy": _mean_std([100 * r.val_acc for r in finals], "{:.2f}", "%"),
             "Training Loss": _mean_std([r.train_loss for r in finals], "{:.4f}"),
             "Validation Loss": _mean_std([r.val_loss for r in finals], "{:.4f}"),
-            "Train img/s": f"{statistics.median(r.train_images_per_sec for r in finals):.0f}",
+            "Train img/s": rate_cell(median_rate([r.train_images_per_sec for r in finals])),
             "Eval img/s": f"{statistics.median(r.eval_images_per_sec for r in finals):.0f}",
             "Epoch s": f"{statistics.mean(x.epoch_seconds for r in seed_runs for x in r):.1f}",
             "Params": f"{first.params_total:,}",
             "Status": status,
         })
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _seeds_status_note(finals: list[EpochRecord]) -> str:
+    """" — at chance" (one seed), " — at chance in 2 of 3 seeds": the finished seeds that did not
+    learn, for the status cell; "" when all of them learned."""
+    reasons = [why for r in finals if (why := did_not_learn(r))]
+    if not reasons:
+        return ""
+    if len(finals) == 1:
+        return f" — {reasons[0]}"
+    what = "at chance" if all(why.startswith("at chance") for why in reasons) else "did not learn"
+    return f" — {what} in {len(reasons)} of {len(finals)} seeds"
 
 
 def _mean_std(values: list[float], number: str, unit: str = "") -> str:
@@ -111,12 +157,74 @@ def _mean_std(values: list[float], number: str, unit: str = "") -> str:
 
 
 def seeds_verdict(runs: dict[str, list[list[EpochRecord]]], tolerance_points: float = STATISTICAL_TOLERANCE) -> str:
-    """Welch's interval of Δ mean validation accuracy over the finished seeds (shared.stats)."""
-    accuracies = {b: [100 * r[-1].val_acc for r in seed_runs if finished(r)] for b, seed_runs in runs.items()}
-    if set(accuracies) != {"torch", "tensorflow"} or not all(accuracies.values()):
+    """Welch's interval of Δ mean validation accuracy over the finished seeds (shared.stats), or
+    no verdict where a backend did not learn in some seed (learning_verdict)."""
+    finals = {b: [r[-1] for r in seed_runs if finished(r)] for b, seed_runs in runs.items()}
+    if set(finals) != {"torch", "tensorflow"} or not all(finals.values()):
         return "Parity: not assessed (needs finished runs of both backends)."
-    comparison = compare_means(accuracies["torch"], accuracies["tensorflow"], tolerance_points)
-    return describe(comparison, tolerance_points)
+    comparison = compare_means([100 * r.val_acc for r in finals["torch"]],
+                               [100 * r.val_acc for r in finals["tensorflow"]], tolerance_points)
+    differ = comparison.verdict == "differ"
+    return learning_verdict(finals, differ) or "\n".join(
+        filter(None, [describe(comparison, tolerance_points), not_learning_note(finals)]))
+
+
+# What to try when a run did not learn: too few steps, or a learning rate that stalls or blows up.
+NOT_LEARNING_ADVICE = "train longer (--epochs, a larger --subset) or try another --lr."
+
+
+def learning_verdict(finals: dict[str, list[EpochRecord]], differ: bool) -> str | None:
+    """The line that replaces the verdict where a backend did not learn (shared.metrics.did_not_learn),
+    given each backend's finished records (one per seed); None when there is a verdict to give.
+
+    Two runs at chance agree without meaning it, so there is no verdict; nor when one learned and
+    the other did not but their accuracies still lie within the tolerance. A DIFFER between a
+    backend that learned and one that did not is a real finding: it stands (with not_learning_note)."""
+    stalled = _not_learning(finals)
+    if not stalled or (differ and len(stalled) < len(finals)):
+        return None
+    if len(stalled) == len(finals) and all(did_not_learn(r) == "at chance" for rs in finals.values() for r in rs):
+        what = "both backends are at chance (validation accuracy " + " / ".join(
+            f"{statistics.mean(100 * r.val_acc for r in records):.1f}%" for records in finals.values()) + ")"
+    else:
+        what = "; ".join(stalled.values())
+    first = next(r for records in finals.values() for r in records if did_not_learn(r))
+    steps = _steps_text(first)
+    return (f"Parity: no verdict — {what}{', after ' + steps if steps else ''}. Runs that did not learn say "
+            f"nothing about parity: {NOT_LEARNING_ADVICE}")
+
+
+def not_learning_note(finals: dict[str, list[EpochRecord]]) -> str | None:
+    """A note under a verdict that stands although a backend did not learn (a DIFFER)."""
+    stalled = _not_learning(finals)
+    return (f"Note: {'; '.join(stalled.values())}: it did not learn; {NOT_LEARNING_ADVICE}" if stalled
+            else None)
+
+
+def _not_learning(finals: dict[str, list[EpochRecord]]) -> dict[str, str]:
+    """{backend: "PyTorch: at chance (validation accuracy 10.0%)"} for each backend with a
+    finished record that did not learn ("... in 2 of 3 seeds" over seeds)."""
+    stalled = {}
+    for backend, records in finals.items():
+        reasons = [why for r in records if (why := did_not_learn(r))]
+        if reasons:
+            several = len(records) > 1
+            seeds = f" in {len(reasons)} of {len(records)} seeds" if several else ""
+            accuracy = statistics.mean(100 * r.val_acc for r in records)
+            stalled[backend] = (f"{BACKEND_NAMES[backend]}: {reasons[0]}{seeds} "
+                                f"({'mean ' if several else ''}validation accuracy {accuracy:.1f}%)")
+    return stalled
+
+
+def _steps_text(record: EpochRecord) -> str:
+    """"4 training steps (1 epoch × 4)", from what the record says of its run; "" when it does not
+    say (records written before train_images and batch_size existed)."""
+    if not (record.train_images and record.batch_size):
+        return ""
+    per_epoch = steps_per_epoch(record.train_images, record.batch_size)
+    steps = per_epoch * record.epoch
+    return (f"{steps} training step{'s' if steps != 1 else ''} "
+            f"({record.epoch} epoch{'s' if record.epoch != 1 else ''} × {per_epoch})")
 
 
 def resolution(variant: str, image_size: int | None) -> str:
@@ -149,15 +257,19 @@ def parity_verdict(finals: dict[str, EpochRecord | None], tolerance_points: floa
                      f"{tf_rec.params_total:,}): not the same architecture.")
     delta = 100 * (torch_rec.val_acc - tf_rec.val_acc)
     agree = abs(delta) <= tolerance_points
-    lines.append(
-        f"Parity: {'AGREE' if agree else 'DIFFER'} — Δ validation accuracy (PyTorch − Keras) = "
-        f"{delta:+.2f} points, tolerance ±{tolerance_points:g} points; one seed per backend, "
-        f"so this is a single-run comparison, not a statistical test.")
-    if (start := start_line(torch_rec, tf_rec)) is not None:
-        lines.append(start)
+    learning = {b: [r] for b, r in finals.items()}
+    if (no_verdict := learning_verdict(learning, differ=not agree)) is not None:
+        lines.append(no_verdict)
+    else:
+        lines.append(
+            f"Parity: {'AGREE' if agree else 'DIFFER'} — Δ validation accuracy (PyTorch − Keras) = "
+            f"{delta:+.2f} points, tolerance ±{tolerance_points:g} points; one seed per backend, "
+            f"so this is a single-run comparison, not a statistical test.")
+        lines.append(not_learning_note(learning))
+    lines.append(start_line(torch_rec, tf_rec))
     if torch_rec.init != tf_rec.init:
         lines.append(f"Note: the backends started from different initial weights ({torch_rec.init} vs {tf_rec.init}).")
-    return "\n".join(lines)
+    return "\n".join(filter(None, lines))
 
 
 def start_line(torch_rec: EpochRecord, tf_rec: EpochRecord) -> str | None:

@@ -26,8 +26,9 @@ from shared.config import RunConfig
 from shared.io import atomic_write_text
 from shared.bench import bench_rows, is_bench_folder
 from shared.bench import settings_line as bench_settings_line
-from shared.metrics import BenchRecord, EpochRecord, finished, read_jsonl
-from shared.report import BACKEND_NAMES, markdown, parity_verdict, resolution, seed_rows, seeds_verdict
+from shared.metrics import UNMEASURED, BenchRecord, EpochRecord, finished, read_jsonl
+from shared.report import (BACKEND_NAMES, markdown, parity_verdict, resolution, seed_rows, seeds_verdict,
+                           table_text)
 from shared.stats import STATISTICAL_TOLERANCE
 
 BACKENDS = ("torch", "tensorflow")
@@ -158,7 +159,8 @@ def write_report(runs_dir: Path, out: Path, tolerance: float) -> tuple[int, list
         for backend, train_rate, eval_rate in zip(runs, table["Train img/s"], table["Eval img/s"]):
             # Only backends with finished seeds; a features probe's img/s measure its head alone.
             if train_rate != "-" and not (dict(key)["mode"] == "linear-probe" and dict(key)["probe"] == "features"):
-                bars.append(dict(label=names[key], backend=backend, train=float(train_rate), eval=float(eval_rate)))
+                bars.append(dict(label=names[key], backend=backend, eval=float(eval_rate),
+                                 train=float("nan") if train_rate == UNMEASURED else float(train_rate)))
         seeds = min(len(v) for v in runs.values())
         common = sorted(set.intersection(*(set(groups[key][b]) for b in runs)))
         if len(runs) < 2:
@@ -187,7 +189,8 @@ def write_report(runs_dir: Path, out: Path, tolerance: float) -> tuple[int, list
         parts += ["## Accuracy", markdown(pd.concat(accuracy, ignore_index=True)),
                   "Generalization gap: training − validation accuracy, in points (training accuracy is over the "
                   "augmented batches as trained).",
-                  "## Throughput", markdown(pd.concat(speed, ignore_index=True))]
+                  # No flag changes the warm-up batches: every run left out RunConfig's default.
+                  "## Throughput", table_text(pd.concat(speed, ignore_index=True), RunConfig.warmup_batches)]
         if bars:
             parts.append("![throughput](figures/throughput.png)")
         parts += ["## Parity", "\n".join(verdicts), "## Curves and settings", *sections]

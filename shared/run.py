@@ -28,7 +28,7 @@ from shared.batch_plan import epoch_plan, steps_per_epoch, train_batch
 from shared.config import RunConfig
 from shared.data import load_cifar10, subset_indices, train_val_split
 from shared.io import append_line_durably, atomic_write_text
-from shared.metrics import SCHEMA_VERSION, EpochRecord, peak_host_mb, read_jsonl
+from shared.metrics import SCHEMA_VERSION, EpochRecord, peak_host_mb, rate_cell, read_jsonl
 
 # Per-channel mean and std of the 50,000 training images, in 0..255 pixel units.
 CIFAR10_MEAN = (125.306918, 122.950394, 113.865383)
@@ -142,7 +142,7 @@ def print_epoch(record: EpochRecord) -> None:
     print(f"[{record.backend}] epoch {record.epoch}/{record.epochs}  "
           f"train loss {record.train_loss:.4f} acc {100 * record.train_acc:.2f}%  "
           f"val loss {record.val_loss:.4f} acc {100 * record.val_acc:.2f}%  "
-          f"{record.train_images_per_sec:.0f} img/s  {record.epoch_seconds:.1f} s"
+          f"{rate_cell(record.train_images_per_sec)} img/s  {record.epoch_seconds:.1f} s"
           + (f"  ETA {eta}" if eta else ""),
           flush=True)
 

@@ -1,6 +1,7 @@
 """`compare.py report` on stored runs written by the test: the tables' numbers are the records',
 the figures are real PNGs of the promised size, and anything invalid is skipped and named."""
 
+import math
 import re
 import statistics
 
@@ -8,23 +9,28 @@ import matplotlib.image
 import pandas as pd
 import pytest
 
+from shared import figures
 from shared.config import resolve
 from shared.figures import DPI, FIGSIZE
+from shared.metrics import LOSS_CEILING_LN_CLASSES, NUM_CLASSES, chance_ceiling, did_not_learn
+from shared.report import markdown, parity_verdict, seed_rows, seeds_verdict, table_rows, table_text
 
 from test_cli import _squeezed, compare
 from test_schema import record
 
 
-def write_run(out, name, *, seed, val_accs, epochs=2, **changes):
-    """A run folder as compare.py leaves it: config.json and one JSONL per backend."""
+def write_run(out, name, *, seed, val_accs, epochs=2, fields=None, **changes):
+    """A run folder as compare.py leaves it: config.json and one JSONL per backend (fields: more
+    record fields, the same in every record)."""
     cfg = resolve("cnn", epochs=epochs, seed=seed, subset=512, **changes)
     cfg.run_id = name
     run_dir = out / name
     run_dir.mkdir(parents=True)
     cfg.save(run_dir / "config.json")
     for backend, val_acc in val_accs.items():
-        lines = [record(run_id=name, backend=backend, seed=seed, epoch=e, epochs=epochs, train_acc=0.9,
-                        val_acc=val_acc - 0.1 * (epochs - e), train_images=512, image_size=32).to_json()
+        lines = [record(**{**dict(run_id=name, backend=backend, seed=seed, epoch=e, epochs=epochs, train_acc=0.9,
+                                  val_acc=val_acc - 0.1 * (epochs - e), train_images=512, image_size=32),
+                           **(fields or {})}).to_json()
                  for e in range(1, epochs + 1)]
         (run_dir / f"{backend}.jsonl").write_text("\n".join(lines) + "\n")
     return run_dir
@@ -111,3 +117,137 @@ def test_report_regenerates_summary_csv_from_the_runs(runs):
 def test_report_bad_arguments_exit_2(tmp_path, args, message):
     result = compare("report", "--runs", str(tmp_path), *args)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+# --- runs that did not learn, and throughput that could not be measured ---------------------------
+
+LOSS_CEILING = LOSS_CEILING_LN_CLASSES * math.log(NUM_CLASSES)
+
+
+def finished_record(backend="torch", **changes):
+    """A finished one-epoch record of 4 steps (256 images, batch 64), validated on 100 images."""
+    return record(**{**dict(backend=backend, epoch=1, epochs=1, train_images=256, batch_size=64, val_images=100),
+                     **changes})
+
+
+def test_chance_band_narrows_with_the_validation_images():
+    # 3 binomial standard deviations above 1/C: wide on 100 images, narrow on the 10,000 test images
+    assert chance_ceiling(100) == pytest.approx(0.1 + 3 * math.sqrt(0.1 * 0.9 / 100))
+    assert chance_ceiling(10_000) < chance_ceiling(500) < chance_ceiling(100)
+    assert chance_ceiling(0) == chance_ceiling(10_000)  # records that do not say: the test set
+
+
+@pytest.mark.parametrize("changes, reason", [
+    (dict(val_acc=0.10, val_loss=2.30), "at chance"),
+    (dict(val_acc=chance_ceiling(100), val_loss=2.30), "at chance"),                 # on the band's edge
+    (dict(val_acc=chance_ceiling(100) + 0.01, val_loss=2.30), None),
+    (dict(val_acc=0.12, val_loss=2.30, val_images=10_000), None),                   # narrow band: learned
+    (dict(val_acc=0.55, val_loss=LOSS_CEILING + 0.01), f"val loss {LOSS_CEILING + 0.01:.1f} ≫ ln 10"),
+    (dict(val_acc=0.55, val_loss=LOSS_CEILING - 0.01), None),
+    (dict(val_acc=0.55, val_loss=float("nan")), "val loss nan"),
+    (dict(val_acc=0.10, val_loss=8864.8), "at chance, val loss 8864.8 ≫ ln 10"),
+])
+def test_did_not_learn(changes, reason):
+    assert did_not_learn(finished_record(**changes)) == reason
+
+
+def test_table_warns_beside_ok_and_the_verdict_is_no_agree():
+    runs = {"torch": [finished_record(val_acc=0.10, val_loss=8864.8)],
+            "tensorflow": [finished_record("tensorflow", val_acc=0.10, val_loss=2.30)]}
+    table = _squeezed(markdown(table_rows(runs, "cnn", {})))
+    assert "| 10.00% | 1.5000 | 8864.8000 | 500 | 2000 | 100.0 | 10 | ok — at chance, val loss 8864.8 ≫ ln 10 |" \
+        in table
+    assert table.endswith("| ok — at chance |")
+    verdict = parity_verdict({b: r[-1] for b, r in runs.items()})
+    assert "AGREE" not in verdict and "DIFFER" not in verdict
+    [line] = [line for line in verdict.splitlines() if line.startswith("Parity:")]
+    assert line.startswith("Parity: no verdict — PyTorch: at chance, val loss 8864.8 ≫ ln 10 (validation accuracy "
+                           "10.0%); TensorFlow/Keras: at chance (validation accuracy 10.0%), after 4 training steps "
+                           "(1 epoch × 4).")
+    assert line.endswith("train longer (--epochs, a larger --subset) or try another --lr.")
+
+
+def test_both_at_chance_in_one_phrase_with_the_steps_of_all_epochs():
+    finals = {"torch": finished_record(val_acc=0.10, epoch=3, epochs=3),
+              "tensorflow": finished_record("tensorflow", val_acc=0.11, epoch=3, epochs=3)}
+    assert parity_verdict(finals).startswith(
+        "Parity: no verdict — both backends are at chance (validation accuracy 10.0% / 11.0%), after 12 training "
+        "steps (3 epochs × 4).")
+
+
+def test_one_backend_at_chance_gives_no_agree_but_a_differ_stands():
+    edge = chance_ceiling(100)  # 19%: PyTorch just above it learned, Keras on it did not
+    learned, stalled = finished_record(val_acc=edge + 0.01), finished_record("tensorflow", val_acc=edge)
+    close = parity_verdict({"torch": learned, "tensorflow": stalled}, tolerance_points=1.5)  # Δ 1 point
+    assert "AGREE" not in close and close.startswith("Parity: no verdict — TensorFlow/Keras: at chance")
+    far = parity_verdict({"torch": finished_record(val_acc=0.55), "tensorflow": stalled})
+    assert far.startswith("Parity: DIFFER — Δ validation accuracy (PyTorch − Keras) = +36.00 points")
+    assert "Note: TensorFlow/Keras: at chance (validation accuracy 19.0%): it did not learn" in far
+
+
+def test_seeds_at_chance_give_no_agree():
+    runs = {b: [[finished_record(b, val_acc=0.10, seed=s)] for s in range(3)] for b in ("torch", "tensorflow")}
+    verdict = seeds_verdict(runs)
+    assert "AGREE" not in verdict and verdict.startswith("Parity: no verdict — both backends are at chance")
+    assert (seed_rows(runs)["Status"] == "ok (3 seeds) — at chance in 3 of 3 seeds").all()
+    learned = {b: [[finished_record(b, val_acc=0.55 + 0.01 * s, seed=s)] for s in range(3)]
+               for b in ("torch", "tensorflow")}
+    learned["torch"][1] = [finished_record(val_acc=0.10, seed=1)]  # one seed of PyTorch did not learn
+    verdict = seeds_verdict(learned)
+    assert "AGREE" not in verdict and verdict.startswith("Parity: no verdict — PyTorch: at chance in 1 of 3 seeds")
+
+
+def test_report_gives_no_agree_for_runs_at_chance(tmp_path):
+    out = tmp_path / "results"
+    at_chance = dict(val_accs={"torch": 0.10, "tensorflow": 0.10}, fields=dict(val_images=100, batch_size=64))
+    for seed in (0, 1):  # a comparison over two seeds (Welch's interval) ...
+        write_run(out, f"20261127-10000{seed}-cnn-seed{seed}-aaaa", seed=seed, epochs=1, **at_chance)
+    write_run(out, "20261127-100002-cnn-seed0-bbbb", seed=0, epochs=2, **at_chance)  # ... and one of one seed
+    assert compare("report", "--runs", str(out)).returncode == 0
+    report = (out / "REPORT.md").read_text()
+    assert "AGREE" not in report and report.count("Parity: no verdict — both backends are at chance") == 2
+    assert "after 8 training steps (1 epoch × 8)" in report and "after 16 training steps (2 epochs × 8)" in report
+    assert "| ok (2 seeds) — at chance in 2 of 2 seeds |" in _squeezed(report)
+
+
+def test_unmeasured_throughput_is_a_dash_with_a_footnote_never_nan():
+    nan = float("nan")
+    runs = {"torch": [finished_record(train_images_per_sec=nan)], "tensorflow": [finished_record("tensorflow")]}
+    text = table_text(table_rows(runs, "cnn", {}), warmup_batches=5)
+    assert "nan" not in text
+    assert "| PyTorch | 45.00% | 55.00% | 1.5000 | 1.2000 | – | 2000 |" in _squeezed(text)
+    assert text.endswith("\n\n– : the epoch had fewer steps than the 5 warm-up batches left out of img/s; "
+                         "train longer to measure throughput.")
+    measured = {"torch": [finished_record()], "tensorflow": [finished_record("tensorflow")]}
+    assert "warm-up" not in table_text(table_rows(measured, "cnn", {}), warmup_batches=5)
+    # several devices: the per-device column and the efficiency are unmeasured too
+    parallel = {"torch": [finished_record(train_images_per_sec=nan, world_size=2, single_device_images_per_sec=300.0)]}
+    text = table_text(table_rows(parallel, "cnn", {}), warmup_batches=5)
+    assert "| – | 2 | – | 300 | – |" in _squeezed(text) and "nan" not in text and "warm-up" in text
+    # over seeds: the median of the measured ones, a dash when none was measured
+    seeds = {"torch": [[finished_record(train_images_per_sec=nan)], [finished_record(train_images_per_sec=400.0)]],
+             "tensorflow": [[finished_record("tensorflow", train_images_per_sec=nan)]]}
+    assert list(seed_rows(seeds)["Train img/s"]) == ["400", "–"]
+
+
+def test_report_shows_unmeasured_throughput_as_a_dash_with_a_footnote(tmp_path):
+    out = tmp_path / "results"
+    write_run(out, "20261127-100000-cnn-seed0-aaaa", seed=0, epochs=1, val_accs={"torch": 0.6, "tensorflow": 0.6},
+              fields=dict(train_images_per_sec=float("nan")))
+    result = compare("report", "--runs", str(out))
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    report = (out / "REPORT.md").read_text()
+    assert "nan" not in report.split("## Curves")[0]
+    assert "| PyTorch | – | 2000 |" in _squeezed(report) and "left out of img/s; train longer" in report
+    assert matplotlib.image.imread(out / "figures" / "throughput.png").shape[:2] == (FIGSIZE[1] * DPI, FIGSIZE[0] * DPI)
+
+
+def test_throughput_figure_draws_no_bar_for_nan(tmp_path, monkeypatch):
+    drawn = []
+    real_bar = figures.plt.Axes.bar
+    monkeypatch.setattr(figures.plt.Axes, "bar", lambda ax, x, heights, *a, **k: drawn.append(list(heights))
+                        or real_bar(ax, x, heights, *a, **k))
+    figures.throughput([dict(label="cnn", backend="torch", train=float("nan"), eval=2000.0),
+                        dict(label="cnn", backend="tensorflow", train=500.0, eval=1500.0)], tmp_path / "t.png")
+    assert drawn == [[0.0], [500.0], [2000.0], [1500.0]]
+    assert (tmp_path / "t.png").exists()
