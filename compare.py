@@ -37,6 +37,7 @@ from shared.architectures import RESIZABLE, input_size
 from shared.config import (AUGMENTS, BACKENDS, DEFAULT_VARIANT, DEVICES, MODEL_VARIANTS, MODELS, MODES,
                            PRECISIONS, PROBES, RECIPES, VARIANTS, RunConfig, resolve)
 from shared.distributed import batch_problem
+from shared.frameworks import FRAMEWORK_MODULES
 from shared.io import atomic_write_text
 from shared.metrics import EpochRecord, finished, read_jsonl
 from shared.report import (BACKEND_NAMES, DEFAULT_TOLERANCE_POINTS, append_summary, markdown,
@@ -45,7 +46,6 @@ from shared.stats import STATISTICAL_TOLERANCE
 
 ROOT = Path(__file__).resolve().parent
 PACKAGES = {"torch": "pytorch_impl", "tensorflow": "tensorflow_impl"}
-FRAMEWORK_MODULES = {"torch": ("torch",), "tensorflow": ("tensorflow", "keras")}
 EXIT_BACKEND_FAILED, EXIT_BAD_ARGS, EXIT_DATA, EXIT_WEIGHTS = 1, 2, 3, 4
 current_run: Path | None = None  # the run folder being trained, for the Ctrl-C message
 
@@ -196,15 +196,17 @@ MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TRIM_THRESHOLD_
               "MALLOC_TOP_PAD_": str(2**30)}
 
 
-def run_process(args: list[str]) -> tuple[int, str]:
-    """Run a backend process, echoing its output; return its exit code and last stderr line."""
+def run_process(args: list[str], echo: bool = True) -> tuple[int, str]:
+    """Run a backend process, echoing its output (unless echo is False: then its stderr is only
+    read); return its exit code and last stderr line."""
     env = {**MALLOC_ENV, **os.environ,
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
     last = ""
     try:
         for line in proc.stderr:
-            sys.stderr.write(line)
+            if echo:
+                sys.stderr.write(line)
             if line.strip():
                 last = line.strip()
         return proc.wait(), last
@@ -522,10 +524,15 @@ def run_model(cfg: RunConfig, backends: list[str], source: str, n_train: int, to
 
     reasons: dict[str, str] = {}
     if not resuming and installed("torch"):
-        code, last = run_process(["-m", "pytorch_impl.init_weights", str(run_dir)])
-        if code != 0 and cfg.pretrained:
+        # Its one line of failure (pytorch_impl.init_weights) is printed once, here, with what follows from it.
+        code, last = run_process(["-m", "pytorch_impl.init_weights", str(run_dir)], echo=False)
+        if code == EXIT_WEIGHTS:  # the weights are missing or unfit: nothing ran, nothing to keep
+            print(last, file=sys.stderr)
             shutil.rmtree(run_dir, ignore_errors=True)
-            return EXIT_WEIGHTS if code == EXIT_WEIGHTS else EXIT_BACKEND_FAILED
+            return EXIT_WEIGHTS
+        if code != 0 and cfg.pretrained:  # the run folder keeps the log that the line points to
+            print(last, file=sys.stderr)
+            return EXIT_BACKEND_FAILED
         if code != 0:
             print(f"warning: could not make shared initial weights ({last}); each backend uses its own",
                   file=sys.stderr)

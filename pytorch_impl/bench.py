@@ -7,6 +7,12 @@ mirrors this file).
 
 from __future__ import annotations
 
+if __name__ == "__main__":
+    # `python -m pytorch_impl.bench RUN_DIR`: run_backend imports torch, then this module (again, as
+    # pytorch_impl.bench), inside its guard, so an install that fails to import fails in one line.
+    from shared.run import run_backend
+    raise SystemExit(run_backend("torch", "pytorch_impl.bench:bench"))
+
 import time
 from pathlib import Path
 
@@ -20,7 +26,7 @@ from shared.batch_plan import epoch_plan  # noqa: E402
 from shared.bench import (COMPUTE, BenchSettings, WindowTimer, cpu_ms_per_call, median_ms,  # noqa: E402
                           print_record, step_sources, write_record)
 from shared.config import RunConfig  # noqa: E402
-from shared.run import load_split, normalization, run_backend  # noqa: E402
+from shared.run import load_split, normalization  # noqa: E402
 
 from .data import ResidentImages, planned_batches  # noqa: E402
 from .device import autocast, check_precision, grad_scaler, resolve_device  # noqa: E402
@@ -91,7 +97,3 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
         data_load_seconds=data_load_seconds)
     print_record(record)
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(run_backend("torch", bench))

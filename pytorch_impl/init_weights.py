@@ -4,10 +4,18 @@ and for finetune / linear-probe the ImageNet backbone over that seeded 10-class 
 
     python -m pytorch_impl.init_weights RUN_DIR     (compare.py does this before training)
 
-Exit codes: 0 written; 4 the pretrained weights are missing or do not fit (one line on stderr).
+Exit codes: 0 written; 4 the pretrained weights are missing or do not fit; 1 anything else, such
+as a torch that is installed but fails to import (one line on stderr each; a traceback goes to
+torch.log in the run folder).
 """
 
 from __future__ import annotations
+
+if __name__ == "__main__":
+    # run_backend imports torch, then this module (again, as pytorch_impl.init_weights), inside
+    # its guard, so an install that fails to import fails in one line.
+    from shared.run import run_backend
+    raise SystemExit(run_backend("torch", "pytorch_impl.init_weights:write_initial_weights"))
 
 import sys
 from pathlib import Path
@@ -40,10 +48,11 @@ def make_initial_weights(cfg: RunConfig, run_dir: Path) -> Path:
     return path
 
 
-if __name__ == "__main__":
-    run_dir = Path(sys.argv[1])
+def write_initial_weights(cfg: RunConfig, run_dir: Path) -> int:
+    """make_initial_weights as a process's work (shared.run.run_backend): its exit code."""
     try:
-        make_initial_weights(RunConfig.load(run_dir / "config.json"), run_dir)
+        make_initial_weights(cfg, run_dir)
     except WeightsError as err:
         print(f"weights: {err}", file=sys.stderr)
-        raise SystemExit(EXIT_WEIGHTS) from None
+        return EXIT_WEIGHTS
+    return 0

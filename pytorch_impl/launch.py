@@ -12,6 +12,12 @@ durably, shared/run.py). Several machines: README "Several devices" (torchrun wi
 
 from __future__ import annotations
 
+if __name__ == "__main__":
+    # run_backend imports torch, then this module (again, as pytorch_impl.launch), inside its
+    # guard, so an install that fails to import fails in one line.
+    from shared.run import run_backend
+    raise SystemExit(run_backend("torch", "pytorch_impl.launch:launch"))
+
 import logging
 import os
 import signal
@@ -32,12 +38,8 @@ def failure_line(err: ChildFailedError) -> str:
     return f"[torch] rank {rank} of the data-parallel run failed ({how}); the other ranks were stopped"
 
 
-def main() -> int:
-    if len(sys.argv) != 2:
-        print("usage: python -m pytorch_impl.launch RUN_DIR", file=sys.stderr)
-        return 2
-    run_dir = Path(sys.argv[1])
-    cfg = RunConfig.load(run_dir / "config.json")
+def launch(cfg: RunConfig, run_dir: Path) -> int:
+    """torchrun's agent over cfg.devices processes of `python -m pytorch_impl RUN_DIR`."""
     # torchrun's agent logs its bookkeeping, and a failure at length; failure_line says it once.
     logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
     # Each rank's share of the cores (torchrun would set 1, with a warning, when nothing is set).
@@ -50,7 +52,3 @@ def main() -> int:
         print(failure_line(err), file=sys.stderr)
         return 1
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -14,8 +14,10 @@ it was in, and its resumed records equal those of an uninterrupted run (tested).
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
+import re
 import sys
 import traceback
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ import numpy as np
 from shared.batch_plan import epoch_plan, steps_per_epoch, train_batch
 from shared.config import RunConfig
 from shared.data import load_cifar10, subset_indices, train_val_split
+from shared.frameworks import FRAMEWORK_MODULES
 from shared.io import append_line_durably, atomic_write_text
 from shared.metrics import SCHEMA_VERSION, EpochRecord, peak_host_mb, rate_cell, read_jsonl
 
@@ -147,28 +150,70 @@ def print_epoch(record: EpochRecord) -> None:
           flush=True)
 
 
-def run_backend(backend: str, train) -> int:
-    """Entry point of `python -m <backend package> RUN_DIR`: runs train(cfg, run_dir).
+class FrameworkImportError(ImportError):
+    """The backend's framework is installed but importing it raised (the cause says what)."""
 
-    A crash prints one line (the traceback goes to <backend>.log in the run folder) and exits 1,
-    so compare.py can report the other backend's results and this one's reason.
+
+def import_entry(backend: str, entry: str):
+    """The function `entry` names ("package.module:function"), imported after the backend's
+    framework modules, so that a framework that fails to import is named as the failure."""
+    for name in FRAMEWORK_MODULES[backend]:
+        try:
+            importlib.import_module(name)
+        except Exception as err:  # noqa: BLE001 — an ABI mismatch or a missing .so raises anything
+            raise FrameworkImportError(f"{name} is installed but cannot be imported") from err
+    module, _, function = entry.partition(":")
+    return getattr(importlib.import_module(module), function)
+
+
+def error_line(err: BaseException) -> str:
+    """One line for an exception: its type and the line of its message that says what happened.
+    TensorFlow's ImportError carries a whole traceback in its message; its last "SomeError: ..."
+    line is the one that names the cause (e.g. the shared library that is missing)."""
+    if isinstance(err, FrameworkImportError) and err.__cause__ is not None:
+        return f"{err}: {error_line(err.__cause__)}"
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    raised = [line for line in lines if re.match(r"[\w.]*(Error|Exception|Exit|Interrupt): ", line)]
+    if raised:
+        return raised[-1]
+    return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
+
+
+def _command() -> str:
+    """How this process was started: `python -m <this>` (for the usage line)."""
+    spec = getattr(sys.modules["__main__"], "__spec__", None)
+    return spec.name.removesuffix(".__main__") if spec is not None else sys.argv[0]
+
+
+def run_backend(backend: str, entry: str) -> int:
+    """Entry point of a backend process, `python -m <module> RUN_DIR`: imports the backend's
+    framework, then `entry` ("package.module:function"), and returns function(cfg, run_dir).
+
+    The imports happen here, inside the same guard as the run: a framework that is installed but
+    fails to import, and any crash, print one line (the traceback goes to <backend>.log in the run
+    folder) and exit 1, so compare.py can report the other backend's results and this one's
+    reason. Entry modules that import their framework at the top therefore call this before
+    those imports (see pytorch_impl/bench.py).
     """
     if len(sys.argv) != 2:
-        print(f"usage: python -m {backend}_impl RUN_DIR", file=sys.stderr)
+        print(f"usage: python -m {_command()} RUN_DIR", file=sys.stderr)
         return 2
     run_dir = Path(sys.argv[1])
-    cfg = RunConfig.load(run_dir / "config.json")
+    try:
+        cfg = RunConfig.load(run_dir / "config.json")
+    except (OSError, ValueError, TypeError) as err:
+        print(f"[{backend}] failed: {run_dir / 'config.json'} is unreadable ({error_line(err)})", file=sys.stderr)
+        return 2
     # One process of several (torchrun's ranks): its messages and log name it.
     rank = os.environ.get("RANK") if int(os.environ.get("WORLD_SIZE", "1")) > 1 else None
     label, log = (backend, run_dir / f"{backend}.log") if rank is None else (
         f"{backend} rank {rank}", run_dir / f"{backend}.rank{rank}.log")
     try:
-        return train(cfg, run_dir)
+        return import_entry(backend, entry)(cfg, run_dir)
     except KeyboardInterrupt:
         print(f"[{label}] interrupted", file=sys.stderr)
         return 130
     except Exception as err:  # noqa: BLE001 — any crash becomes one line plus a log file
         log.write_text(traceback.format_exc())
-        print(f"[{label}] failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-              f" (traceback in {log})", file=sys.stderr)
+        print(f"[{label}] failed: {error_line(err)} (traceback in {log})", file=sys.stderr)
         return 1

@@ -1,6 +1,5 @@
 import tensorflow_impl  # noqa: F401 — sets TensorFlow's environment before it is imported
 from shared.run import run_backend
 
-from .train import train
-
-raise SystemExit(run_backend("tensorflow", train))
+# TensorFlow is imported inside run_backend: an install that fails to import fails in one line.
+raise SystemExit(run_backend("tensorflow", "tensorflow_impl.train:train"))

@@ -9,6 +9,12 @@ from __future__ import annotations
 
 import tensorflow_impl  # noqa: F401, I001 — sets TensorFlow's environment before it is imported
 
+if __name__ == "__main__":
+    # `python -m tensorflow_impl.bench RUN_DIR`: run_backend imports TensorFlow, then this module (again, as
+    # tensorflow_impl.bench), inside its guard, so an install that fails to import fails in one line.
+    from shared.run import run_backend
+    raise SystemExit(run_backend("tensorflow", "tensorflow_impl.bench:bench"))
+
 import time
 from pathlib import Path
 
@@ -24,7 +30,7 @@ from shared.batch_plan import steps_per_epoch  # noqa: E402
 from shared.bench import (BenchSettings, cpu_ms_per_call, median_ms, print_record, step_sources,  # noqa: E402
                           write_record)
 from shared.config import RunConfig  # noqa: E402
-from shared.run import load_split, run_backend  # noqa: E402
+from shared.run import load_split  # noqa: E402
 
 from .callbacks import timed_fit  # noqa: E402
 from .data import eval_dataset, training_dataset  # noqa: E402
@@ -82,7 +88,3 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
         peak_device_mb=peak_device_mb(device), data_load_seconds=data_load_seconds)
     print_record(record)
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(run_backend("tensorflow", bench))

@@ -188,6 +188,72 @@ def test_a_run_that_cannot_learn_is_flagged_and_gets_no_verdict(real_data_env, t
         assert f"| {100 * record.val_acc:.2f}% |" in row and "| – |" in row and row.endswith(f"| ok — {why} |")
 
 
+def broken_framework(folder, module: str, error: str):
+    """A folder for PYTHONPATH with a package `module` whose import raises `error`: what an installed
+    framework with a broken wheel or a missing shared library looks like to Python (found, not importable)."""
+    (folder / module).mkdir(parents=True)
+    (folder / module / "__init__.py").write_text(f"raise {error}\n")
+    return folder
+
+
+def test_a_framework_that_fails_to_import_fails_its_row_in_one_line(real_data_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(broken_framework(
+        tmp_path / "site", "tensorflow", 'ImportError("libfoo.so: cannot open shared object file")')))
+    out = tmp_path / "results"
+    result = compare("--model", "cnn", "--backend", "both", "--epochs", "1", "--subset", "256",
+                     "--batch-size", "64", "--lr", "0.05", "--val-split", "100", "--out", str(out))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout and "Traceback" not in result.stderr
+    [run_dir] = [p for p in out.iterdir() if p.is_dir()]
+    log = run_dir / "tensorflow.log"
+    line = (f"[tensorflow] failed: tensorflow is installed but cannot be imported: ImportError: libfoo.so: "
+            f"cannot open shared object file (traceback in {log})")
+    assert [x for x in result.stderr.splitlines() if "libfoo.so" in x] == [line]
+    assert "Traceback" in log.read_text() and "libfoo.so" in log.read_text()
+    rows = [x for x in _squeezed(result.stdout).splitlines() if x.startswith("| cnn")]
+    assert len(rows) == 2 and re.search(r"\| PyTorch \|.*\| ok( — [^|]*)? \|$", rows[0])
+    assert rows[1].endswith(f"| failed (exit 1): {line} |")
+    [record], _ = read_jsonl(run_dir / "torch.jsonl")
+    assert record.status == "ok" and not (run_dir / "tensorflow.jsonl").exists()
+
+
+def test_a_torch_that_fails_to_import_leaves_keras_its_own_init(real_data_env, tmp_path, monkeypatch):
+    """Without PyTorch's initial weights Keras starts from its own (one warning line), and the
+    PyTorch row fails in one line."""
+    monkeypatch.setenv("PYTHONPATH", str(broken_framework(
+        tmp_path / "site", "torch", 'OSError("libtorch_cpu.so: cannot open shared object file")')))
+    out = tmp_path / "results"
+    result = compare("--model", "cnn", "--backend", "both", "--epochs", "1", "--subset", "256",
+                     "--batch-size", "64", "--lr", "0.05", "--val-split", "100", "--out", str(out))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout and "Traceback" not in result.stderr
+    [run_dir] = [p for p in out.iterdir() if p.is_dir()]
+    failure = (f"[torch] failed: torch is installed but cannot be imported: OSError: libtorch_cpu.so: "
+               f"cannot open shared object file (traceback in {run_dir / 'torch.log'})")
+    assert [x for x in result.stderr.splitlines() if "libtorch_cpu.so" in x] == [
+        f"warning: could not make shared initial weights ({failure}); each backend uses its own", failure]
+    [record], _ = read_jsonl(run_dir / "tensorflow.jsonl")
+    assert record.status == "ok" and record.init == "keras-seed0"
+    assert not (run_dir / "torch.jsonl").exists() and "Traceback" in (run_dir / "torch.log").read_text()
+
+
+@pytest.mark.parametrize("backend, error", [("tensorflow", 'ImportError("libfoo.so: cannot open shared object file")'),
+                                            ("torch", 'OSError("libtorch_cpu.so: cannot open shared object file")')])
+def test_bench_reports_a_framework_that_fails_to_import_in_one_line(real_data_env, tmp_path, monkeypatch,
+                                                                     backend, error):
+    monkeypatch.setenv("PYTHONPATH", str(broken_framework(tmp_path / "site", backend, error)))
+    out = tmp_path / "results"
+    result = compare("bench", "--model", "cnn", "--backend", backend, "--subset", "512", "--batch-size", "32",
+                     "--warmup-steps", "1", "--windows", "2", "--window-steps", "2", "--out", str(out))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout and "Traceback" not in result.stderr
+    [run_dir] = [p for p in out.iterdir() if p.is_dir()]
+    [line] = [x for x in result.stderr.splitlines() if x.strip()]
+    error_type = error.split("(")[0]
+    assert line.startswith(f"[{backend}] failed: {backend} is installed but cannot be imported: {error_type}: ")
+    assert line.endswith(f"(traceback in {run_dir / f'{backend}.log'})")
+
+
 def test_both_backends_end_to_end(real_data_env, tmp_path):
     """Two epochs on 512 images, validation on 500 held-out ones: both rows, valid files."""
     out = tmp_path / "results"
