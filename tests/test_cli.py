@@ -140,26 +140,37 @@ def test_a_missing_framework_fails_its_row_and_the_other_backend_still_runs(real
     assert not (run_dir / f"{missing}.jsonl").exists()
 
 
-def test_divergence_stops_each_backend_at_the_step_and_exits_1(real_data_env, tmp_path):
+def test_divergence_stops_each_backend_at_its_step_and_exits_1(real_data_env, tmp_path):
+    """--lr 1e12: each backend stops at the step where its own loss turned non-finite (checked every
+    step on the CPU), says so, keeps no checkpoint of the diverged state, and no verdict is given.
+    Which step that is depends on the CPU's rounding (on an Intel CPU PyTorch diverged at step 4 and
+    Keras at step 3), so the backends' steps are not compared with each other."""
     out = tmp_path / "results"
     result = compare("--model", "cnn", "--backend", "both", "--epochs", "2", "--subset", "512",
                      "--batch-size", "64", "--lr", "1e12", "--val-split", "100", "--out", str(out))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     [run_dir] = [p for p in out.iterdir() if p.is_dir()]
-    steps = {}
-    for backend in ("torch", "tensorflow"):
-        line = re.search(rf"^\[{backend}\] diverged: train loss nan at epoch 1, step (\d+)/8$", result.stderr, re.M)
-        assert line, result.stderr[-2000:]
-        steps[backend] = int(line[1])
-        records, problems = read_jsonl(run_dir / f"{backend}.jsonl")
-        assert problems == [] and len(records) == 1  # the run stopped in epoch 1
-        assert records[0].status == f"diverged: train loss nan at epoch 1, step {steps[backend]}/8"
-        assert not (run_dir / f"{backend}.ckpt").exists()  # a diverged state is nothing to resume from
-    # Same weights, same batches: the same step blows up in both frameworks.
-    assert steps["torch"] == steps["tensorflow"] < 8
     rows = [line for line in result.stdout.splitlines() if line.startswith("| cnn")]
-    assert len(rows) == 2 and all("| diverged: train loss nan at epoch 1, step" in line for line in rows)
+    assert len(rows) == 2
+    for backend, label in (("torch", "PyTorch"), ("tensorflow", "TensorFlow/Keras")):
+        line = re.search(rf"^\[{backend}\] diverged: train loss (nan|inf|-inf) at epoch 1, step (\d+)/8$",
+                         result.stderr, re.M)
+        assert line, result.stderr[-2000:]
+        loss, step = line[1], int(line[2])
+        assert 1 <= step < 8  # the epoch stopped at that step, before its end
+        records, problems = read_jsonl(run_dir / f"{backend}.jsonl")
+        assert problems == [] and len(records) == 1  # the run stopped in epoch 1: epoch 2 never began
+        [record] = records
+        assert record.status == f"diverged: train loss {loss} at epoch 1, step {step}/8"
+        assert not math.isfinite(record.train_loss)
+        # The epoch's figures cover exactly its `step` steps of 64 images: a whole number of them were right.
+        correct = record.train_acc * step * 64
+        assert correct == pytest.approx(round(correct), abs=1e-3)
+        assert not (run_dir / f"{backend}.ckpt").exists()  # a diverged state is nothing to resume from
+        [row] = [r for r in rows if f"| {label} " in r]
+        assert f"| diverged: train loss {loss} at epoch 1, step {step}/8" in row
     assert "Parity: not assessed (PyTorch and TensorFlow/Keras did not finish)." in result.stdout
+    assert "AGREE" not in result.stdout and "DIFFER" not in result.stdout
 
 
 def test_a_run_that_cannot_learn_is_flagged_and_gets_no_verdict(real_data_env, tmp_path):
