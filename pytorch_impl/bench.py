@@ -29,7 +29,7 @@ from shared.config import RunConfig  # noqa: E402
 from shared.run import load_split, normalization  # noqa: E402
 
 from .data import ResidentImages, planned_batches  # noqa: E402
-from .device import autocast, check_precision, grad_scaler, resolve_device  # noqa: E402
+from .device import autocast, check_precision, grad_scaler, make_deterministic, resolve_device  # noqa: E402
 from .models import build_model, count_params  # noqa: E402
 from .optim import make_loss, make_optimizer  # noqa: E402
 from .train import compiled, evaluate, synchronize, train_epoch  # noqa: E402
@@ -39,6 +39,7 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
     settings = BenchSettings.load(run_dir)
     torch.manual_seed(cfg.seed)
     device = resolve_device(cfg.device)
+    make_deterministic(device)  # measured as training runs
     check_precision(device, cfg.precision)
     start = time.perf_counter()
     split = load_split(cfg)

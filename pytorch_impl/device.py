@@ -23,6 +23,13 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def make_deterministic(device: torch.device) -> None:
+    """Same seed, same records on the CPU (tested at the default batch). On a GPU the
+    deterministic kernels cost speed, so they stay off there (README, "When things go wrong")."""
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
 def check_precision(device: torch.device, precision: str) -> None:
     if precision == "fp16" and device.type != "cuda":
         raise DeviceError("--precision fp16 needs a CUDA GPU (CPUs have no fast fp16); use bf16 or fp32")

@@ -20,13 +20,13 @@ from shared.bench import WindowTimer
 from shared.config import RunConfig
 from shared.distributed import scaling_settings
 from shared.metrics import steady_images_per_sec
-from shared.run import (INITIAL_WEIGHTS, RecordWriter, Split, first_batch, initial_weights_source,
+from shared.run import (INITIAL_WEIGHTS, RecordWriter, Split, first_batch_chunks, initial_weights_source,
                         load_split, normalization, print_epoch)
 from shared.weights_io import load_arrays
 
 from . import checkpoint
 from .data import ResidentImages, plain_batches, planned_batches, to_batch, to_labels
-from .device import autocast, check_precision, grad_scaler
+from .device import autocast, check_precision, grad_scaler, make_deterministic
 from .distributed import Replica, data_parallel, join, leave, sync_batch_norm
 from .models import build_model, count_params, freeze_backbone
 from .optim import make_loss, make_optimizer, set_learning_rate
@@ -82,12 +82,15 @@ def evaluate(net, loss_fn, x: np.ndarray, y: np.ndarray, cfg: RunConfig, device,
 
 def initial_loss(model, loss_fn, split: Split, cfg: RunConfig, device) -> float:
     """The loss of the first planned batch before any update, in inference mode, in the run's
-    precision (shared.metrics)."""
-    images, labels = first_batch(split, cfg)
+    precision (shared.metrics), in evaluation-sized chunks (shared.run.first_batch_chunks)."""
     model.eval()
+    total, count = 0.0, 0
     with torch.inference_mode(), autocast(device, cfg.precision):
-        logits = model(to_batch(images, device, cfg.image_size, *normalization(cfg)))
-        return loss_fn(logits, to_labels(labels, device)).float().item()
+        for images, labels in first_batch_chunks(split, cfg):
+            logits = model(to_batch(images, device, cfg.image_size, *normalization(cfg)))
+            total += loss_fn(logits, to_labels(labels, device)).float().item() * len(labels)
+            count += len(labels)
+    return total / count
 
 
 def train_epoch(net, optimizer, scaler, loss_fn, split: Split, cfg: RunConfig, epoch: int, device,
@@ -181,10 +184,7 @@ def train_replica(cfg: RunConfig, run_dir: Path, replica: Replica) -> int:
     device = replica.device
     check_precision(device, cfg.precision)
     cfg = dataclasses.replace(cfg, device=device.type)  # "auto" resolved, e.g. for the features cache key
-    if device.type == "cpu":
-        # Same seed, same records (tested). On a GPU the deterministic kernels cost speed, so
-        # they stay off there (README, "When things go wrong").
-        torch.use_deterministic_algorithms(True, warn_only=True)
+    make_deterministic(device)
     split = load_split(cfg)
     model = build_model(cfg.model, variant=cfg.variant, num_classes=cfg.num_classes, image_size=cfg.image_size)
     init_path = Path(run_dir) / INITIAL_WEIGHTS

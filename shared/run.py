@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.batch_plan import epoch_plan, steps_per_epoch, train_batch
+from shared.batch_plan import epoch_plan, eval_batches, steps_per_epoch, train_batch
 from shared.config import RunConfig
 from shared.data import load_cifar10, subset_indices, train_val_split
 from shared.frameworks import FRAMEWORK_MODULES
@@ -88,6 +88,14 @@ def first_batch(split: Split, cfg: RunConfig) -> tuple[np.ndarray, np.ndarray]:
     records' initial_loss is measured on, by each backend."""
     plan = epoch_plan(cfg.seed, 1, len(split.x_train), crop=cfg.crop, flip=cfg.flip)
     return train_batch(split.x_train, split.y_train, plan, plan.batch_slices(cfg.batch_size)[0])
+
+
+def first_batch_chunks(split: Split, cfg: RunConfig) -> list[tuple[np.ndarray, np.ndarray]]:
+    """first_batch in chunks of the evaluation batch, which is what bounds inference memory: one
+    eager Keras call on 256 images at 224×224 held 23 GB. Each backend's initial_loss is the
+    image-weighted mean of the chunks' mean losses."""
+    images, labels = first_batch(split, cfg)
+    return [(images[where], labels[where]) for where in eval_batches(len(images), cfg.eval_batch_size)]
 
 
 class RecordWriter:

@@ -34,7 +34,7 @@ from shared.run import load_split  # noqa: E402
 
 from .callbacks import timed_fit  # noqa: E402
 from .data import eval_dataset, training_dataset  # noqa: E402
-from .device import peak_device_mb, resolve_device, set_precision  # noqa: E402
+from .device import make_deterministic, peak_device_mb, resolve_device, set_precision  # noqa: E402
 from .models import build_model, count_params  # noqa: E402
 from .optim import make_loss, make_optimizer  # noqa: E402
 
@@ -42,6 +42,7 @@ from .optim import make_loss, make_optimizer  # noqa: E402
 def bench(cfg: RunConfig, run_dir: Path) -> int:
     settings = BenchSettings.load(run_dir)
     device = resolve_device(cfg.device)
+    make_deterministic(device)  # measured as training runs
     set_precision(device, cfg.precision)
     keras.utils.set_random_seed(cfg.seed)
     start = time.perf_counter()

@@ -28,6 +28,20 @@ def resolve_device(name: str) -> str:
     return "cuda"
 
 
+def make_deterministic(device: str, devices: int = 1) -> None:
+    """Same seed, same records on the CPU (tested at the default batch). Op determinism alone was
+    not enough: ops running at the same time on the inter-op pool changed a sum's order (seen on
+    an Intel Xeon and an AMD EPYC Zen 4 at batch 256), so one device's ops run one at a time, each
+    on all the intra-op threads (its cost per model: README, "When things go wrong"). Several
+    logical CPUs keep the pool, since their replicas must run at once. A GPU keeps its fast
+    kernels. Call before any op runs."""
+    if device != "cpu":
+        return
+    tf.config.experimental.enable_op_determinism()
+    if devices == 1:
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
 def set_precision(device: str, precision: str) -> None:
     """The global dtype policy: variables stay float32, layers compute in bf16/fp16 under the mixed
     policies; Keras wraps the optimizer in a LossScaleOptimizer for mixed_float16 by itself, and

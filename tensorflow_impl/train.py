@@ -17,14 +17,14 @@ import tensorflow as tf
 from shared.batch_plan import steps_per_epoch
 from shared.config import RunConfig
 from shared.distributed import scaling_settings
-from shared.run import (INITIAL_WEIGHTS, RecordWriter, Split, first_batch, initial_weights_source,
+from shared.run import (INITIAL_WEIGHTS, RecordWriter, Split, first_batch_chunks, initial_weights_source,
                         load_split, normalization)
 from shared.weights_io import load_arrays
 
 from . import checkpoint
 from .callbacks import EpochRecorder, timed_fit
 from .data import eval_dataset, to_batch, training_dataset
-from .device import resolve_device, set_precision
+from .device import make_deterministic, resolve_device, set_precision
 from .distributed import distributed_training_dataset, output_dir, replicate, sync_batch_norm
 from .models import build_model, count_params, freeze_backbone
 from .optim import make_loss, make_optimizer
@@ -33,10 +33,14 @@ from .weights import load_torch_state
 
 
 def initial_loss(model: keras.Model, loss, split: Split, cfg: RunConfig) -> float:
-    """The loss of the first planned batch before any update, in inference mode (shared.metrics)."""
-    images, labels = first_batch(split, cfg)
-    logits = model(to_batch(images, cfg.image_size, *normalization(cfg)), training=False)
-    return float(loss(tf.one_hot(labels, cfg.num_classes), logits))
+    """The loss of the first planned batch before any update, in inference mode (shared.metrics),
+    in evaluation-sized chunks (shared.run.first_batch_chunks)."""
+    total, count = 0.0, 0
+    for images, labels in first_batch_chunks(split, cfg):
+        logits = model(to_batch(images, cfg.image_size, *normalization(cfg)), training=False)
+        total += float(loss(tf.one_hot(labels, cfg.num_classes), logits)) * len(labels)
+        count += len(labels)
+    return total / count
 
 
 def single_device_images_per_sec(cfg: RunConfig, split: Split, device: str) -> float | None:
@@ -56,11 +60,10 @@ def single_device_images_per_sec(cfg: RunConfig, split: Split, device: str) -> f
 def train(cfg: RunConfig, run_dir: Path) -> int:
     device = resolve_device(cfg.device)
     strategy = replicate(cfg, device)  # before any op: it splits the CPU into logical devices
+    make_deterministic(device, cfg.devices)
     set_precision(device, cfg.precision)
     cfg = dataclasses.replace(cfg, device=device)  # "auto" resolved, e.g. for the features cache key
     keras.utils.set_random_seed(cfg.seed)
-    if device == "cpu":  # same seed, same records (tested); ~1% here. A GPU keeps its fast kernels.
-        tf.config.experimental.enable_op_determinism()
     split = load_split(cfg)
     out_dir = output_dir(run_dir)  # the run folder; on several machines, the chief's only
     with strategy.scope():
