@@ -1,7 +1,7 @@
 """AlexNet: torchvision's builder. imagenet = torchvision.models.alexnet exactly; cifar = the same
 module layout (features.0/3/6/8/10, classifier.1/4/6) with the 32×32 adaptation of
 shared/architectures.py: 3×3 stride-1 convolutions, 2×2 pools, a 4×4×256 map into a 1024-wide
-classifier."""
+classifier, He-initialised (init_like_vgg)."""
 
 from __future__ import annotations
 
@@ -33,4 +33,21 @@ def alexnet(*, variant: str = "cifar", num_classes: int = 10) -> nn.Module:
             nn.Dropout(0.5), nn.Linear(256 * side * side, hidden), nn.ReLU(inplace=True),
             nn.Dropout(0.5), nn.Linear(hidden, hidden), nn.ReLU(inplace=True),
             nn.Linear(hidden, num_classes))
+        init_like_vgg(model)
     return model
+
+
+def init_like_vgg(model: nn.Module) -> None:
+    """He initialisation, as torchvision's VGG initialises its convolutions: kaiming-normal for
+    ReLU (fan-out for convolutions, fan-in for linear layers), zero biases. PyTorch's default
+    (kaiming-uniform, a=√5) gives each ReLU layer a sixth of its input's variance, so through
+    AlexNet's eight BatchNorm-free layers the logits and gradients vanished and training never
+    left ln 10; VGG's N(0, 0.01) linear layers still stalled at 2 epochs of 5,000 images (13.2 %
+    against 23.7 % with He, measured). The imagenet variant stays torchvision's own."""
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(module, nn.Linear):
+            nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            nn.init.zeros_(module.bias)

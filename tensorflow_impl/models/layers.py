@@ -47,12 +47,13 @@ def conv3x3(filters: int, *, name: str) -> keras.layers.Conv2D:
     return keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=name)
 
 
-def torch_conv2d(x, filters: int, kernel: int, *, stride: int, padding: int, use_bias: bool = False, name: str):
+def torch_conv2d(x, filters: int, kernel: int, *, stride: int, padding: int, use_bias: bool = False, name: str,
+                 **initializers):
     """nn.Conv2d(kernel, stride, padding) in Keras. 'same' pads asymmetrically when the stride is
     2 (the extra row and column at the bottom/right); PyTorch pads `padding` on every side, so
     pad explicitly and convolve 'valid'. The padding layer is named "<name>.pad"."""
     return _torch_padded(keras.layers.Conv2D, x, kernel, stride, padding, name,
-                         filters=filters, use_bias=use_bias)
+                         filters=filters, use_bias=use_bias, **initializers)
 
 
 def torch_depthwise_conv2d(x, kernel: int, *, stride: int, padding: int, name: str):
