@@ -11,7 +11,7 @@ import keras
 from pytorch_impl import models as torch_models
 from pytorch_impl.optim import make_loss as torch_loss, make_optimizer as torch_optimizer, set_learning_rate
 from pytorch_impl.weights import load_numpy, to_numpy
-from shared.architectures import INPUT_SIZE
+from shared.architectures import CIFAR_BATCHNORM_MOMENTUM, CIFAR_LOGIT_SCALE, HEAD, INPUT_SIZE
 from shared.config import RunConfig
 from tensorflow_impl import models as keras_models
 from tensorflow_impl.optim import make_loss as keras_loss, make_optimizer as keras_optimizer
@@ -358,3 +358,23 @@ def test_layer_table_passes_for_every_model(name, variant):
     x, _ = batch(2, size=INPUT_SIZE[variant])
     rows = layer_table(torch_model.eval(), keras_model, x, tol=1e-4)
     assert len(rows) > 3 and [r["layer"] for r in rows if not r["ok"]] == []
+
+
+@pytest.mark.parametrize("name", sorted(CIFAR_LOGIT_SCALE))
+def test_cifar_variants_scale_logits_and_use_fast_batchnorm_statistics(name):
+    """shared.architectures' two short-run settings, in both registries: the logits are the head's
+    output times the scale (parity alone would not notice both backends losing it), and every
+    BatchNorm has the momentum (PyTorch's convention; Keras' is 1 − it)."""
+    torch_model, keras_model = twin_models(name)
+    torch_model.eval()
+    head_out = {}
+    torch_model.get_submodule(HEAD[name]).register_forward_hook(lambda m, i, out: head_out.setdefault("head", out))
+    x, _ = batch(2)
+    with torch.no_grad():
+        logits = torch_model(torch.from_numpy(x).permute(0, 3, 1, 2))
+    torch.testing.assert_close(logits, head_out["head"] * CIFAR_LOGIT_SCALE[name])
+    assert {m.momentum for m in torch_model.modules() if isinstance(m, torch.nn.BatchNorm2d)} == \
+        {CIFAR_BATCHNORM_MOMENTUM}
+    assert {round(layer.momentum, 6) for layer in keras_model.layers if isinstance(layer, keras.layers.BatchNormalization)} \
+        == {round(1.0 - CIFAR_BATCHNORM_MOMENTUM, 6)}
+    assert keras_model.layers[-1].name == "logit_scale"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from shared.architectures import HEAD, input_size
+from shared.architectures import CIFAR_BATCHNORM_MOMENTUM, CIFAR_LOGIT_SCALE, HEAD, input_size
 
 from .alexnet import alexnet
 from .cnn import cnn
@@ -22,7 +22,18 @@ def build_model(name: str, *, variant: str = "cifar", num_classes: int = 10,
     if name not in _BUILDERS:
         raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(_BUILDERS))}")
     input_size(name, variant, image_size)
-    return _BUILDERS[name](variant=variant, num_classes=num_classes)
+    model = _BUILDERS[name](variant=variant, num_classes=num_classes)
+    if variant != "cifar" or name not in CIFAR_LOGIT_SCALE:
+        return model
+    # shared.architectures.CIFAR_LOGIT_SCALE. The scale is a hook on the model's output, so the
+    # module names, the state_dict and every module's own output stay torchvision's (the port and
+    # the per-layer parity table rely on them); Keras adds a weightless last layer instead.
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.momentum = CIFAR_BATCHNORM_MOMENTUM
+    scale = CIFAR_LOGIT_SCALE[name]
+    model.register_forward_hook(lambda _model, _inputs, logits: logits * scale)
+    return model
 
 
 def count_params(model: nn.Module) -> tuple[int, int]:

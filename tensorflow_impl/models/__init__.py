@@ -6,10 +6,11 @@ import math
 
 import keras
 
-from shared.architectures import HEAD, INPUT_SIZE, input_size
+from shared.architectures import CIFAR_BATCHNORM_MOMENTUM, CIFAR_LOGIT_SCALE, HEAD, INPUT_SIZE, input_size
 
 from .alexnet import alexnet
 from .cnn import cnn
+from .layers import BatchNorm
 from .mobilenet import mobilenet
 from .resnet import resnet18
 from .vit import vit
@@ -26,9 +27,16 @@ def build_model(name: str, *, variant: str = "cifar", num_classes: int = 10,
     Keras model's Input has it; PyTorch's adapt to any side)."""
     if name not in _BUILDERS:
         raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(_BUILDERS))}")
-    if input_size(name, variant, image_size) != INPUT_SIZE[variant]:
-        return _BUILDERS[name](variant=variant, num_classes=num_classes, image_size=image_size)
-    return _BUILDERS[name](variant=variant, num_classes=num_classes)
+    resized = input_size(name, variant, image_size) != INPUT_SIZE[variant]
+    model = _BUILDERS[name](variant=variant, num_classes=num_classes, **({"image_size": image_size} if resized else {}))
+    if variant != "cifar" or name not in CIFAR_LOGIT_SCALE:
+        return model
+    # shared.architectures.CIFAR_LOGIT_SCALE: the same two settings as pytorch_impl's registry.
+    for layer in model.layers:
+        if isinstance(layer, BatchNorm):
+            layer.momentum = 1.0 - CIFAR_BATCHNORM_MOMENTUM
+    logits = keras.layers.Rescaling(CIFAR_LOGIT_SCALE[name], name="logit_scale")(model.outputs[0])
+    return keras.Model(model.inputs, logits, name=model.name)
 
 
 def count_params(model: keras.Model) -> tuple[int, int]:
