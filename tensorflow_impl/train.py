@@ -35,11 +35,13 @@ from .weights import load_torch_state
 def initial_loss(model: keras.Model, loss, split: Split, cfg: RunConfig) -> float:
     """The loss of the first planned batch before any update, in inference mode (shared.metrics),
     in evaluation-sized chunks (shared.run.first_batch_chunks)."""
+    # A compiled function: an eager call kept every layer's output alive (+2.2 GB for 25 images at
+    # 224, tests/test_memory.py's setting). Not predict_on_batch: under a MirroredStrategy it
+    # returned every replica's copy of the batch.
+    infer = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
     total, count = 0.0, 0
     for images, labels in first_batch_chunks(split, cfg):
-        # predict_on_batch runs a compiled function: an eager call kept every layer's output alive
-        # (+2.2 GB for 25 images at 224, tests/test_memory.py's setting).
-        logits = model.predict_on_batch(to_batch(images, cfg.image_size, *normalization(cfg)))
+        logits = infer(to_batch(images, cfg.image_size, *normalization(cfg)))
         total += float(loss(tf.one_hot(labels, cfg.num_classes), logits)) * len(labels)
         count += len(labels)
     return total / count

@@ -207,15 +207,22 @@ def broken_framework(folder, module: str, error: str):
     return folder
 
 
-def test_a_framework_that_fails_to_import_fails_its_row_in_one_line(real_data_env, tmp_path, monkeypatch):
-    monkeypatch.setenv("PYTHONPATH", str(broken_framework(
-        tmp_path / "site", "tensorflow", 'ImportError("libfoo.so: cannot open shared object file")')))
+def run_with_broken_framework(tmp_path, monkeypatch, module: str, error: str):
+    """A short run of both backends with `module` failing to import: exit 1 and no traceback on
+    the console. Returns the result and the run folder."""
+    monkeypatch.setenv("PYTHONPATH", str(broken_framework(tmp_path / "site", module, error)))
     out = tmp_path / "results"
     result = compare("--model", "cnn", "--backend", "both", "--epochs", "1", "--subset", "256",
                      "--batch-size", "64", "--lr", "0.05", "--val-split", "100", "--out", str(out))
     assert result.returncode == 1
     assert "Traceback" not in result.stdout and "Traceback" not in result.stderr
     [run_dir] = [p for p in out.iterdir() if p.is_dir()]
+    return result, run_dir
+
+
+def test_a_framework_that_fails_to_import_fails_its_row_in_one_line(real_data_env, tmp_path, monkeypatch):
+    result, run_dir = run_with_broken_framework(tmp_path, monkeypatch, "tensorflow",
+                                                'ImportError("libfoo.so: cannot open shared object file")')
     log = run_dir / "tensorflow.log"
     line = (f"[tensorflow] failed: tensorflow is installed but cannot be imported: ImportError: libfoo.so: "
             f"cannot open shared object file (traceback in {log})")
@@ -231,14 +238,8 @@ def test_a_framework_that_fails_to_import_fails_its_row_in_one_line(real_data_en
 def test_a_torch_that_fails_to_import_leaves_keras_its_own_init(real_data_env, tmp_path, monkeypatch):
     """Without PyTorch's initial weights Keras starts from its own (one warning line), and the
     PyTorch row fails in one line."""
-    monkeypatch.setenv("PYTHONPATH", str(broken_framework(
-        tmp_path / "site", "torch", 'OSError("libtorch_cpu.so: cannot open shared object file")')))
-    out = tmp_path / "results"
-    result = compare("--model", "cnn", "--backend", "both", "--epochs", "1", "--subset", "256",
-                     "--batch-size", "64", "--lr", "0.05", "--val-split", "100", "--out", str(out))
-    assert result.returncode == 1
-    assert "Traceback" not in result.stdout and "Traceback" not in result.stderr
-    [run_dir] = [p for p in out.iterdir() if p.is_dir()]
+    result, run_dir = run_with_broken_framework(tmp_path, monkeypatch, "torch",
+                                                'OSError("libtorch_cpu.so: cannot open shared object file")')
     failure = (f"[torch] failed: torch is installed but cannot be imported: OSError: libtorch_cpu.so: "
                f"cannot open shared object file (traceback in {run_dir / 'torch.log'})")
     assert [x for x in result.stderr.splitlines() if "libtorch_cpu.so" in x] == [
