@@ -1,5 +1,5 @@
 """The initial weights of a run's model, saved as framework-neutral numpy arrays so that both
-backends start from them (DESIGN.md, "same initial weights"): PyTorch's seeded initialisation,
+backends start from them (docs/design.md, "Invariants"): PyTorch's seeded initialisation,
 and for finetune / linear-probe the ImageNet backbone over that seeded 10-class head.
 
     python -m pytorch_impl.init_weights RUN_DIR     (compare.py does this before training)

@@ -1,4 +1,4 @@
-"""Parity contract (DESIGN.md) for the CNN: same architecture, same function, same training step,
+"""Parity contract (docs/design.md) for the CNN: same architecture, same function, same training step,
 and the generic port's layout rules."""
 
 import numpy as np
@@ -21,7 +21,7 @@ from tensorflow_impl.weights import PortError, load_torch_state, to_torch_state
 
 CIFAR_MODELS = ["cnn", "alexnet", "mobilenet", "resnet18", "vit"]
 IMAGENET_MODELS = ["alexnet", "mobilenet", "resnet18", "vit"]
-# torchvision's parameter counts with 1000 classes (DESIGN.md), and ours for 10 CIFAR classes.
+# torchvision's parameter counts with 1000 classes (docs/design.md), and ours for 10 CIFAR classes.
 TORCHVISION_PARAMS = {"alexnet": 61_100_840, "mobilenet": 3_504_872, "resnet18": 11_689_512,
                       "vit": 86_567_656}
 CIFAR_PARAMS = {"cnn": 1_148_874, "resnet18": 11_173_962}

@@ -2,8 +2,8 @@
 backends, the offline message, and the frozen backbone of a linear probe.
 
 The loading code that users run is the code tested: weights are made by the tests and put where
-torch.hub looks ($TORCH_HOME/hub/checkpoints), plus the real MobileNetV2 file of ../shared/weights
-where it exists."""
+torch.hub looks ($TORCH_HOME/hub/checkpoints), plus a real MobileNetV2 file where one exists: on
+the team's own machines, the folder ../shared/weights beside the checkout (users do not have it)."""
 
 import os
 import re

@@ -1,4 +1,4 @@
-"""Keras layers that behave exactly like their PyTorch counterparts (DESIGN.md, porting pitfalls)."""
+"""Keras layers that behave exactly like their PyTorch counterparts (docs/design.md, porting pitfalls)."""
 
 from __future__ import annotations
 
