@@ -189,8 +189,8 @@ def installed(backend: str) -> bool:
 
 
 # glibc's malloc hands large freed blocks back to the kernel and faults them in again, zeroed, on
-# the next step. Keeping them for reuse (what jemalloc and tcmalloc do) measured here: AlexNet in
-# PyTorch 133 → 143 img/s, system time 4.8 → 1.2 s, steadier windows (README "Speed options").
+# the next step. Keeping them for reuse (what jemalloc and tcmalloc do) is faster and steadier
+# (docs/benchmarks.md, "Speed options").
 # Both backends get it; values the user set win.
 MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(16 * 2**30),
               "MALLOC_TOP_PAD_": str(2**30)}

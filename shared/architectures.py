@@ -81,11 +81,7 @@ HEAD = {"cnn": "head", "alexnet": "classifier.6", "mobilenet": "classifier.1", "
 # - BatchNorm momentum 0.6 (PyTorch's convention, the weight of the new batch; Keras 0.4, as in
 #   airbench): with 0.1 the running statistics lag the fast-changing weights of a short run and
 #   evaluation fell to chance.
-# Measured in PyTorch on 5,000 training images, validated on 2,000 held out (AMD EPYC Zen 4):
-#                          no change   scale 1/9 + 0.6   scale 1/3 + 0.6
-#   CNN, 1 epoch             9.9 %         30.8 %            36.0 %
-#   ResNet-18, 2 epochs     14.9 %         26.9 %            41.1 %
-#   MobileNetV2, 2 epochs   ≈10 %          21.1 %            32.7 %     (0.6 alone: 12.9 %)
+# The measurement behind the two values: docs/results.md, "The short-run settings".
 # The imagenet variants stay torchvision's. The ViT has no BatchNorm and trains with AdamW, which
 # is invariant to the gradient's scale; AlexNet has no BatchNorm (its fix is its initialisation).
 CIFAR_LOGIT_SCALE = {"cnn": 1 / 3, "mobilenet": 1 / 3, "resnet18": 1 / 3}

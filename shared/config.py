@@ -24,8 +24,8 @@ VARIANTS = tuple(INPUT_SIZE)    # ("cifar", "imagenet")
 MODEL_NAMES = ("cnn", "alexnet", "mobilenet", "resnet18", "vit")
 MODEL_VARIANTS = {name: ("cifar",) if name == "cnn" else VARIANTS for name in MODEL_NAMES}
 # fp32 everywhere; bf16: autocast / mixed_bfloat16 (fast on GPUs and on CPUs with AVX512-BF16 or
-# AMX: 1.4-1.8x in training on an AVX512-BF16 EPYC; an AVX2 CPU emulates it, 11-15x slower, README
-# "Speed options"); fp16: CUDA only (autocast + GradScaler /
+# AMX; a CPU without them emulates it and is much slower, so it is never the default: the figures
+# are in docs/benchmarks.md, "Speed options"); fp16: CUDA only (autocast + GradScaler /
 # mixed_float16, whose loss scaling Keras adds by itself).
 PRECISIONS = ("fp32", "bf16", "fp16")
 # auto: CUDA when the backend's framework sees a GPU, else the CPU (each backend decides for itself
@@ -33,10 +33,9 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda")
 
 # Per-model defaults (airbench style: one readable dict per model); flags override them.
-# The CNN's recipe is sized for the 2-core CPU acceptance run (about 30 minutes per backend,
-# measured: README "Results"). The others are full from-scratch recipes in the usual CIFAR
-# style (SGD + one-cycle for the convolutional networks, AdamW for the transformer); here one
-# epoch of each was measured, not a whole recipe (README "Models").
+# The CNN's recipe is sized to finish on a 2-core CPU in well under an hour per backend
+# (docs/results.md). The others are full from-scratch recipes in the usual CIFAR style (SGD +
+# one-cycle for the convolutional networks, AdamW for the transformer), meant for a GPU.
 _SGD = dict(optimizer="sgd", momentum=0.9, nesterov=True, schedule="onecycle", augment="crop+flip",
             precision="fp32")
 SCRATCH: dict[str, dict] = {
@@ -169,10 +168,9 @@ class RunConfig:
 
 
 # Evaluation (and feature extraction) batches of about this many pixels: 25 images at 224×224.
-# Measured here (MobileNetV2 at 224, inference on 1,000 images): batch 25 ran at 53 img/s in
-# PyTorch and 54 in Keras, with 1.0 / 1.3 GB peaks; batch 500 at 36 and 42 img/s with 6.1 / 6.0 GB —
-# the large batch's activations (GBs per layer) are fresh allocations that the kernel must zero
-# page by page (system time exceeded user time).
+# A large batch at 224 is slower, not faster, and holds GBs: its activations are fresh
+# allocations that the kernel must zero page by page (the measurement: docs/benchmarks.md,
+# "Memory and start-up").
 EVAL_BATCH_PIXELS = 25 * 224 * 224
 
 

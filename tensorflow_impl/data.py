@@ -35,12 +35,11 @@ def augment(images: tf.Tensor, dy: tf.Tensor, dx: tf.Tensor, flip: tf.Tensor) ->
 def one_copy_tensor(x: np.ndarray) -> tf.Tensor:
     """x as one TensorFlow tensor, the only copy besides x itself (for the images, a memory map).
 
-    Decoded from the array's bytes, because tf.constant of a numpy array leaves two copies held,
-    whole or in slices (measured on a 2-core AVX-512 EPYC, TF 2.21: 304 MB for the 146 MB
-    training set; an earlier AVX2 machine held one copy from slices). The bytes, the string
-    tensor and the decoded tensor are each one large allocation, and the first two are freed as
-    soon as they are used: 171 MB of anonymous memory stays (the data-path test), after up to three
-    copies for a moment while it is built."""
+    Decoded from the array's bytes, because tf.constant of a numpy array can leave two copies
+    held, whole or in slices, depending on the machine (docs/benchmarks.md, "Memory and
+    start-up"). The bytes, the string tensor and the decoded tensor are each one large
+    allocation, and the first two are freed as soon as they are used: one copy stays (the
+    data-path test checks it), after up to three copies for a moment while it is built."""
     x = np.ascontiguousarray(x)
     return tf.reshape(tf.io.decode_raw(x.tobytes(), tf.as_dtype(x.dtype)), x.shape)
 
@@ -80,8 +79,9 @@ def training_dataset(split: Split, cfg: RunConfig, first_epoch: int = 1, replica
 def without_graph_rewrites(dataset: tf.data.Dataset) -> tf.data.Dataset:
     """The dataset without tf.data's default static optimisations. To rewrite a pipeline, tf.data
     serialises it, and the captured images with it, into a GraphDef when an iterator is made: a
-    second copy of the set (164 MB, measured). The pipelines here are one map of a few ms per
-    batch behind a prefetch, so the rewrites (map parallelisation, fusions) have nothing to gain."""
+    second copy of the set (docs/benchmarks.md, "Memory and start-up"). The pipelines here are
+    one map of a few ms per batch behind a prefetch, so the rewrites (map parallelisation,
+    fusions) have nothing to gain."""
     options = tf.data.Options()
     options.experimental_optimization.apply_default_optimizations = False
     return dataset.with_options(options)

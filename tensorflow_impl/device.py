@@ -30,9 +30,9 @@ def resolve_device(name: str) -> str:
 
 def make_deterministic(device: str, devices: int = 1) -> None:
     """Same seed, same records on the CPU (tested at the default batch). Op determinism alone was
-    not enough: ops running at the same time on the inter-op pool changed a sum's order (seen on
-    an Intel Xeon and an AMD EPYC Zen 4 at batch 256), so one device's ops run one at a time, each
-    on all the intra-op threads (its cost per model: README, "When things go wrong"). Several
+    not enough: ops running at the same time on the inter-op pool changed a sum's order (seen at
+    the default batch: docs/reliability.md, "Determinism"), so one device's ops run one at a time,
+    each on all the intra-op threads (its cost per model: docs/benchmarks.md). Several
     logical CPUs keep the pool, since their replicas must run at once. A GPU keeps its fast
     kernels. Call before any op runs."""
     if device != "cpu":

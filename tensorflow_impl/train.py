@@ -35,8 +35,8 @@ from .weights import load_torch_state
 def initial_loss(model: keras.Model, loss, split: Split, cfg: RunConfig) -> float:
     """The loss of the first planned batch before any update, in inference mode (shared.metrics),
     in evaluation-sized chunks (shared.run.first_batch_chunks)."""
-    # A compiled function: an eager call kept every layer's output alive (+2.2 GB for 25 images at
-    # 224, tests/test_memory.py's setting). Not predict_on_batch: under a MirroredStrategy it
+    # A compiled function: an eager call kept every layer's output alive (GBs at 224, measured by
+    # tests/test_memory.py; docs/benchmarks.md). Not predict_on_batch: under a MirroredStrategy it
     # returned every replica's copy of the batch.
     infer = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
     total, count = 0.0, 0

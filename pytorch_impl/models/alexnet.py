@@ -42,8 +42,8 @@ def init_like_vgg(model: nn.Module) -> None:
     ReLU (fan-out for convolutions, fan-in for linear layers), zero biases. PyTorch's default
     (kaiming-uniform, a=√5) gives each ReLU layer a sixth of its input's variance, so through
     AlexNet's eight BatchNorm-free layers the logits and gradients vanished and training never
-    left ln 10; VGG's N(0, 0.01) linear layers still stalled at 2 epochs of 5,000 images (13.2 %
-    against 23.7 % with He, measured). The imagenet variant stays torchvision's own."""
+    left ln 10; VGG's N(0, 0.01) linear layers still stalled in short runs (docs/results.md, "The
+    short-run settings"). The imagenet variant stays torchvision's own."""
     for module in model.modules():
         if isinstance(module, nn.Conv2d):
             nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
