@@ -235,11 +235,14 @@ def stop_backend(proc: subprocess.Popen, grace_s: float = 5.0) -> None:
 
 
 def parity(argv: list[str]) -> int:
-    """`compare.py parity ...`: tensorflow_impl.parity, which needs both frameworks."""
+    """`compare.py parity ...`: python -m crosscheck, which needs both frameworks. Its arguments are
+    read here first (crosscheck.command imports no framework): --help and mistakes need neither."""
+    from crosscheck.command import parse_args
+    parse_args(argv)
     missing = [b for b in BACKENDS if not installed(b)]
     if missing:
         return fail(EXIT_BAD_ARGS, f"parity needs both frameworks; not installed: {', '.join(missing)}")
-    code, _ = run_process(["-m", "tensorflow_impl.parity", *argv])
+    code, _ = run_process(["-m", "crosscheck", *argv])
     return code
 
 

@@ -316,7 +316,7 @@ def test_port_rule_packed_attention_in_proj():
 
 def test_layer_table_points_at_a_broken_layer():
     """A Keras BatchNorm given the wrong epsilon on purpose: the table names that very layer."""
-    from tensorflow_impl.parity import layer_table
+    from crosscheck.layers import layer_table
 
     torch_model, keras_model = twin_models("cnn")
     randomise_batchnorm_statistics(torch_model)
@@ -352,7 +352,7 @@ def test_parity_command_json():
 def test_layer_table_passes_for_every_model(name, variant):
     """Every layer that exists in both agrees — including AlexNet's classifier after the Flatten
     (PyTorch's C·H·W order against Keras' H·W·C) and ResNet's layers after residual additions."""
-    from tensorflow_impl.parity import layer_table
+    from crosscheck.layers import layer_table
 
     torch_model, keras_model = twin_models(name, variant=variant)
     x, _ = batch(2, size=INPUT_SIZE[variant])

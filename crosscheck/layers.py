@@ -1,20 +1,12 @@
-"""Do the PyTorch and Keras models compute the same function? Layer by layer.
+"""The layer-by-layer comparison of `compare.py parity` (crosscheck.command reads its arguments).
 
-    python compare.py parity --model resnet18 --variant imagenet      (runs this module)
-    python -m tensorflow_impl.parity --model resnet18 --variant imagenet [--batch 2] [--tol 1e-4] [--json]
-
-Builds the PyTorch model, ports its weights to the Keras model (tensorflow_impl.weights), runs
-one random batch through both in eval mode and compares the output of every layer that exists
-under the same name in both (Keras layers carry their PyTorch module's path). The first layer
-whose output differs by more than the tolerance is where the two implementations part. Needs both
-frameworks in this one process.
+Both frameworks are imported here, PyTorch first.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 # PyTorch, with the parts it imports lazily, before TensorFlow: the other order crashes here.
 import torch
@@ -26,8 +18,6 @@ import numpy as np  # noqa: E402
 
 from pytorch_impl import models as torch_models  # noqa: E402
 from pytorch_impl.weights import to_numpy  # noqa: E402
-from shared.architectures import input_size  # noqa: E402
-from shared.config import MODEL_NAMES, MODEL_VARIANTS, VARIANTS  # noqa: E402
 from tensorflow_impl import models as keras_models  # noqa: E402
 from tensorflow_impl.weights import flattened_map_shape, load_torch_state  # noqa: E402
 
@@ -84,25 +74,10 @@ def layer_table(torch_model, keras_model, x: np.ndarray, tol: float) -> list[dic
     return rows
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="compare.py parity", description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", required=True, choices=MODEL_NAMES)
-    p.add_argument("--variant", default="cifar", choices=VARIANTS)
-    p.add_argument("--image-size", type=int, help="input side (resizable models only; default: the variant's)")
-    p.add_argument("--batch", type=int, default=2)
-    p.add_argument("--tol", type=float, default=1e-4)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
-    args = p.parse_args(argv)
-    if args.variant not in MODEL_VARIANTS[args.model]:
-        p.error(f"--model {args.model} has no {args.variant!r} variant; it has: {', '.join(MODEL_VARIANTS[args.model])}")
-    if args.batch <= 0 or not args.tol > 0:
-        p.error("--batch and --tol must be positive")
-    try:
-        size = input_size(args.model, args.variant, args.image_size)
-    except ValueError as err:
-        p.error(str(err))
-
+def check(args: argparse.Namespace) -> int:
+    """Compare the two models as crosscheck.command.parse_args read them; print the table (or
+    one JSON object); 0 if every layer and the parameter counts agree, else 1."""
+    size = args.size
     torch.manual_seed(args.seed)
     torch_model = torch_models.build_model(args.model, variant=args.variant).eval()
     keras_model = keras_models.build_model(args.model, variant=args.variant, image_size=size)
@@ -129,6 +104,3 @@ def main(argv=None) -> int:
     print("PASS" if passed else f"FAIL{' at ' + first_bad if first_bad else ': parameter counts differ'}")
     return 0 if passed else 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,3 @@
+from crosscheck.command import main
+
+raise SystemExit(main())
