@@ -34,18 +34,17 @@ from pathlib import Path
 import pandas as pd  # already loaded by shared.report
 
 from shared.architectures import RESIZABLE, input_size
-from shared.config import (AUGMENTS, BACKENDS, DEFAULT_VARIANT, DEVICES, MODEL_VARIANTS, MODELS, MODES,
+from shared.config import (AUGMENTS, DEFAULT_VARIANT, DEVICES, MODEL_VARIANTS, MODELS, MODES,
                            PRECISIONS, PROBES, RECIPES, VARIANTS, RunConfig, resolve)
 from shared.distributed import batch_problem
-from shared.frameworks import FRAMEWORK_MODULES
+from shared.backends import BACKEND_NAMES, BACKENDS, FRAMEWORK_MODULES, PACKAGES
 from shared.io import atomic_write_text
 from shared.metrics import EpochRecord, finished, read_jsonl
-from shared.report import (BACKEND_NAMES, DEFAULT_TOLERANCE_POINTS, append_summary, markdown,
+from shared.report import (DEFAULT_TOLERANCE_POINTS, append_summary, markdown,
                            parity_verdict, seed_rows, seeds_verdict, table_rows, table_text)
 from shared.stats import STATISTICAL_TOLERANCE
 
 ROOT = Path(__file__).resolve().parent
-PACKAGES = {"torch": "pytorch_impl", "tensorflow": "tensorflow_impl"}
 EXIT_BACKEND_FAILED, EXIT_BAD_ARGS, EXIT_DATA, EXIT_WEIGHTS = 1, 2, 3, 4
 current_run: Path | None = None  # the run folder being trained, for the Ctrl-C message
 

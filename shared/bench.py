@@ -191,7 +191,7 @@ def bench_rows(records: dict[str, BenchRecord | None], model: str, reasons: dict
     """The bench table: one row per backend, what failed marked with its reason."""
     import pandas as pd  # shared.report loads it anyway; kept out of the backend processes
 
-    from shared.report import BACKEND_NAMES
+    from shared.backends import BACKEND_NAMES
     rows = []
     for backend, r in records.items():
         if r is None:

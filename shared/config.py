@@ -14,7 +14,6 @@ from pathlib import Path
 from shared.architectures import INPUT_SIZE, input_size
 from shared.schedule import learning_rate
 
-BACKENDS = ("torch", "tensorflow")
 # scratch: random initial weights. finetune: ImageNet weights, every layer trained.
 # linear-probe: ImageNet weights, the backbone frozen (inference mode), only a new head trained.
 MODES = ("scratch", "finetune", "linear-probe")

@@ -12,12 +12,12 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display needed, none opened
 import matplotlib.pyplot as plt  # noqa: E402
 
+from shared.backends import BACKEND_NAMES  # noqa: E402
 from shared.io import atomic_write_bytes  # noqa: E402
 from shared.metrics import UNMEASURED, EpochRecord  # noqa: E402
 
 FIGSIZE, DPI = (10, 4), 100   # 1000 × 400 pixels
 COLORS = {"torch": "tab:red", "tensorflow": "tab:blue"}
-NAMES = {"torch": "PyTorch", "tensorflow": "TensorFlow/Keras"}
 # Different markers, so that two backends on the very same curve both stay visible.
 MARKERS = {"torch": dict(marker="o", markersize=7, markerfacecolor="none"), "tensorflow": dict(marker="x", markersize=6)}
 
@@ -36,10 +36,10 @@ def curves(runs: dict[str, list[list[EpochRecord]]], title: str, path: Path) -> 
     for backend, seed_runs in runs.items():
         for i, records in enumerate(seed_runs):
             epochs = [r.epoch for r in records]
-            label = NAMES[backend] if i == 0 else None
+            label = BACKEND_NAMES[backend] if i == 0 else None
             acc.plot(epochs, [100 * r.val_acc for r in records], color=COLORS[backend], label=label, **MARKERS[backend])
             acc.plot(epochs, [100 * r.train_acc for r in records], color=COLORS[backend], linestyle="--", alpha=0.5,
-                     label=f"{NAMES[backend]} (training)" if i == 0 else None)
+                     label=f"{BACKEND_NAMES[backend]} (training)" if i == 0 else None)
             loss.plot(epochs, [r.val_loss for r in records], color=COLORS[backend], label=label, **MARKERS[backend])
     acc.set(xlabel="epoch", ylabel="accuracy (%)", title="validation (solid) and training (dashed) accuracy")
     loss.set(xlabel="epoch", ylabel="validation loss", title="validation loss")
@@ -65,7 +65,7 @@ def throughput(rows: list[dict], path: Path) -> None:
             heights = [values.get(label, 0.0) for label in labels]
             where = [i + j * width for i in range(len(labels))]
             ax.bar(where, [0.0 if math.isnan(h) else h for h in heights], width, color=COLORS[backend],
-                   label=NAMES[backend])
+                   label=BACKEND_NAMES[backend])
             for x in (x for x, h in zip(where, heights) if math.isnan(h)):
                 ax.annotate(UNMEASURED, (x, 0), ha="center", va="bottom", color=COLORS[backend])
         ax.set_xticks([i + width * (len(backends) - 1) / 2 for i in range(len(labels))], labels,

@@ -38,6 +38,8 @@ import resource
 import sys
 from dataclasses import MISSING, asdict, dataclass, field, fields
 
+from shared.backends import BACKENDS
+
 SCHEMA_VERSION = 1
 
 
@@ -155,8 +157,8 @@ def validate(data: dict) -> EpochRecord | BenchRecord:
         raise SchemaError(f"record has unknown fields: {', '.join(unknown)}")
     if data["schema_version"] != SCHEMA_VERSION:
         raise SchemaError(f"schema_version {data['schema_version']!r}, expected {SCHEMA_VERSION}")
-    if data["backend"] not in ("torch", "tensorflow"):
-        raise SchemaError(f"backend {data['backend']!r} is not torch or tensorflow")
+    if data["backend"] not in BACKENDS:
+        raise SchemaError(f"backend {data['backend']!r} is not {' or '.join(BACKENDS)}")
     for name in _NUMBERS[kind]:
         if not isinstance(data[name], (int, float)):
             raise SchemaError(f"{name}={data[name]!r} is not a number")

@@ -12,13 +12,13 @@ from pathlib import Path
 import pandas as pd
 
 from shared.architectures import INPUT_SIZE
+from shared.backends import BACKEND_NAMES
 from shared.batch_plan import steps_per_epoch
 from shared.distributed import scaling_efficiency
 from shared.io import atomic_write_text
 from shared.metrics import UNMEASURED, EpochRecord, did_not_learn, finished, rate_cell
 from shared.stats import STATISTICAL_TOLERANCE, compare_means, describe
 
-BACKEND_NAMES = {"torch": "PyTorch", "tensorflow": "TensorFlow/Keras"}
 DEFAULT_TOLERANCE_POINTS = 1.5
 # Relative tolerance on the step-0 loss, by the precision both backends ran in: float32 round-off
 # of two frameworks' kernels is ~1e-6; bf16 keeps 8 significant bits (~4e-3 per rounding), fp16 11.

@@ -22,16 +22,16 @@ from pathlib import Path
 import pandas as pd
 
 from shared import figures
+from shared.backends import BACKEND_NAMES, BACKENDS
 from shared.config import RunConfig
 from shared.io import atomic_write_text
 from shared.bench import bench_rows, is_bench_folder
 from shared.bench import settings_line as bench_settings_line
 from shared.metrics import UNMEASURED, BenchRecord, EpochRecord, finished, read_jsonl
-from shared.report import (BACKEND_NAMES, markdown, parity_verdict, resolution, seed_rows, seeds_verdict,
+from shared.report import (markdown, parity_verdict, resolution, seed_rows, seeds_verdict,
                            table_text)
 from shared.stats import STATISTICAL_TOLERANCE
 
-BACKENDS = ("torch", "tensorflow")
 # What must be equal for two runs to be seeds of one comparison (RunConfig fields).
 SETTINGS = ("model", "variant", "mode", "image_size", "epochs", "batch_size", "optimizer", "lr", "schedule",
             "weight_decay", "label_smoothing", "augment", "probe", "weights", "precision", "device", "compile",

@@ -29,7 +29,7 @@ import numpy as np
 from shared.batch_plan import epoch_plan, eval_batches, steps_per_epoch, train_batch
 from shared.config import RunConfig
 from shared.data import load_cifar10, subset_indices, train_val_split
-from shared.frameworks import FRAMEWORK_MODULES
+from shared.backends import FRAMEWORK_MODULES
 from shared.io import append_line_durably, atomic_write_text
 from shared.metrics import SCHEMA_VERSION, EpochRecord, peak_host_mb, rate_cell, read_jsonl
 

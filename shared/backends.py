@@ -1,0 +1,10 @@
+"""The two backends, written once: their names (the keys everywhere: records, file names,
+--backend), the labels tables and figures give them, their packages, and the framework modules
+each needs. compare.py calls a backend "not installed" when one of those modules cannot be found;
+a backend process imports them first (shared.run.run_backend), so that one that is installed but
+fails to import (a broken wheel, a missing shared library) is reported in one line."""
+
+BACKEND_NAMES = {"torch": "PyTorch", "tensorflow": "TensorFlow/Keras"}
+BACKENDS = tuple(BACKEND_NAMES)  # ("torch", "tensorflow"): the order of every table's rows
+PACKAGES = {"torch": "pytorch_impl", "tensorflow": "tensorflow_impl"}
+FRAMEWORK_MODULES = {"torch": ("torch",), "tensorflow": ("tensorflow", "keras")}
