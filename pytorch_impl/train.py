@@ -20,8 +20,8 @@ from shared.bench import WindowTimer
 from shared.config import RunConfig
 from shared.distributed import scaling_settings
 from shared.metrics import steady_images_per_sec
-from shared.run import (INITIAL_WEIGHTS, RecordWriter, Split, first_batch_chunks, initial_weights_source,
-                        load_split, normalization, print_epoch)
+from shared.run import (INITIAL_WEIGHTS, RecordWriter, Split, divergence_check_every, first_batch_chunks,
+                        initial_weights_source, load_split, normalization, print_epoch)
 from shared.weights_io import load_arrays
 
 from . import checkpoint
@@ -32,8 +32,6 @@ from .models import build_model, count_params, freeze_backbone
 from .optim import make_loss, make_optimizer, set_learning_rate
 from .probe import train_probe
 from .weights import load_numpy
-
-DIVERGENCE_CHECK_STEPS = 25  # on a GPU: how often train_epoch looks for a non-finite loss
 
 
 def synchronize(device: torch.device) -> None:
@@ -115,9 +113,7 @@ def train_epoch(net, optimizer, scaler, loss_fn, split: Split, cfg: RunConfig, e
     # Sums stay on the device: no per-step host sync, which would stall a GPU.
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.int64)
-    # On the CPU the check is free, so a divergence is caught at its step; on a GPU it is a host
-    # sync, so it runs every DIVERGENCE_CHECK_STEPS steps (and at the end of the epoch).
-    check_every = 1 if device.type == "cpu" else DIVERGENCE_CHECK_STEPS
+    check_every = divergence_check_every(device.type)  # and at the end of the epoch
     diverged_at = None
     steady_start = None
     batches = planned_batches(split.x_train, split.y_train, plan, slices, device, cfg.image_size,

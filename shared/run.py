@@ -46,6 +46,15 @@ INITIAL_WEIGHTS = "initial_weights.npz"
 CHECKPOINT = "{backend}.ckpt"
 # Where the initial weights came from, as the records' `init` field says it (written beside them).
 INITIAL_WEIGHTS_SOURCE = "initial_weights.txt"
+# Training looks for a non-finite loss every step on the CPU, where reading the loss back is free,
+# so a divergence is caught at its step; on a GPU that read is a host sync, so only every
+# DIVERGENCE_CHECK_STEPS steps (and at the epoch's last), in both backends.
+DIVERGENCE_CHECK_STEPS = 25
+
+
+def divergence_check_every(device: str) -> int:
+    """Steps between two looks at the loss on this device type ("cpu" or "cuda")."""
+    return 1 if device == "cpu" else DIVERGENCE_CHECK_STEPS
 
 
 def normalization(cfg: RunConfig) -> tuple[tuple[float, ...], tuple[float, ...]]:

@@ -11,12 +11,10 @@ import keras
 from shared.bench import BenchSettings, WindowTimer
 from shared.config import RunConfig
 from shared.metrics import steady_images_per_sec
-from shared.run import RecordWriter, print_epoch
+from shared.run import RecordWriter, divergence_check_every, print_epoch
 
 from . import checkpoint
 from .device import peak_device_mb
-
-DIVERGENCE_CHECK_STEPS = 25  # on a GPU: how often the loss is read back (pytorch_impl.train)
 
 
 class FollowSchedule(keras.callbacks.Callback):
@@ -27,9 +25,7 @@ class FollowSchedule(keras.callbacks.Callback):
     def __init__(self, cfg: RunConfig, steps: int, device: str = "cpu"):
         super().__init__()
         self.cfg, self.steps, self.device = cfg, steps, device
-        # On the CPU reading the loss is free, so a divergence is caught at its step; on a GPU
-        # it is a host sync, so only every DIVERGENCE_CHECK_STEPS steps (and the epoch's last).
-        self.check_every = 1 if device == "cpu" else DIVERGENCE_CHECK_STEPS
+        self.check_every = divergence_check_every(device)  # and the epoch's last step
         self.epoch_index = 0
         self.diverged_at = None  # the step of the current epoch whose loss was non-finite
 
