@@ -67,8 +67,3 @@ def scaling_efficiency(images_per_sec: float, world_size: int, single_device_ima
         return None
     return images_per_sec / (world_size * single_device_images_per_sec)
 
-
-def torchrun_args(devices: int, module: str, *args: str) -> list[str]:
-    """`python -m torch.distributed.run ...`: one machine, N processes, a free port chosen by the
-    rendezvous (README "Several devices" has the multi-node form)."""
-    return ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={devices}", "-m", module, *args]
