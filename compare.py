@@ -31,7 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd  # already loaded by shared.report
+import pandas as pd  # already loaded by shared.reporting.tables
 
 from shared.architectures import RESIZABLE, input_size
 from shared.config import (AUGMENTS, DEFAULT_VARIANT, DEVICES, MODEL_VARIANTS, MODELS, MODES,
@@ -40,9 +40,9 @@ from shared.distributed import batch_problem
 from shared.backends import BACKEND_NAMES, BACKENDS, FRAMEWORK_MODULES, PACKAGES
 from shared.io import atomic_write_text
 from shared.metrics import EpochRecord, finished, read_jsonl
-from shared.report import (DEFAULT_TOLERANCE_POINTS, append_summary, markdown,
-                           parity_verdict, seed_rows, seeds_verdict, table_rows, table_text)
-from shared.stats import STATISTICAL_TOLERANCE
+from shared.reporting.stats import STATISTICAL_TOLERANCE
+from shared.reporting.tables import (DEFAULT_TOLERANCE_POINTS, append_summary, markdown, parity_verdict, seed_rows,
+                                     seeds_verdict, table_rows, table_text)
 
 ROOT = Path(__file__).resolve().parent
 EXIT_BACKEND_FAILED, EXIT_BAD_ARGS, EXIT_DATA, EXIT_WEIGHTS = 1, 2, 3, 4
@@ -252,7 +252,7 @@ def main(argv=None) -> int:
     if argv[:1] == ["bench"]:
         return bench(argv[1:])
     if argv[:1] == ["report"]:
-        from shared.report_command import main as report  # matplotlib: only this command needs it
+        from shared.reporting.command import main as report  # matplotlib: only this command needs it
         return report(argv[1:])
     args, given = parse_args(argv)
     if args.resume:
@@ -350,8 +350,8 @@ def main(argv=None) -> int:
 def bench(argv: list[str]) -> int:
     """`compare.py bench ...`: throughput, pipeline efficiency, latency and memory per model and
     backend (shared/bench.py has the method), each backend in its own process, as in training."""
-    from shared.bench import BenchSettings, bench_rows
-    from shared.bench import settings_line as bench_settings_line
+    from shared.bench import BenchSettings
+    from shared.reporting.tables import bench_rows, bench_settings_line
     p = argparse.ArgumentParser(prog="compare.py bench", description="Throughput, pipeline efficiency, latency and "
                                 "memory per model and backend (README \"Benchmarks\" has the method).")
     p.add_argument("--model", default="resnet18", choices=(*MODELS, "all"), help="default: resnet18")

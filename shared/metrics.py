@@ -193,7 +193,7 @@ def finished(records: list[EpochRecord]) -> bool:
 # Did a finished run learn anything? CIFAR-10 has NUM_CLASSES classes: a model that guesses is
 # right 1/NUM_CLASSES of the time, and one that spreads its probability evenly has the loss
 # ln(NUM_CLASSES) ≈ 2.303, label smoothing or not. Two backends that both stayed there "agree" about
-# nothing, so the reports give no parity verdict for them (shared.report).
+# nothing, so the reports give no parity verdict for them (shared.reporting.tables).
 NUM_CLASSES = 10
 TEST_IMAGES = 10_000   # what records that do not give val_images validated on (validation "test")
 # A guessing model's accuracy on n images is binomial: chance ± √(p(1 − p)/n). Three standard

@@ -15,7 +15,7 @@ import pytest
 
 from shared.distributed import batch_problem, scaling_efficiency, scaling_settings, shard
 from shared.metrics import EpochRecord, read_jsonl
-from shared.report import table_rows
+from shared.reporting.tables import table_rows
 
 from conftest import ROOT
 from test_cli import compare

@@ -9,11 +9,11 @@ import matplotlib.image
 import pandas as pd
 import pytest
 
-from shared import figures
+from shared.reporting import figures
 from shared.config import resolve
-from shared.figures import DPI, FIGSIZE
+from shared.reporting.figures import DPI, FIGSIZE
 from shared.metrics import LOSS_CEILING_LN_CLASSES, NUM_CLASSES, chance_ceiling, did_not_learn
-from shared.report import markdown, parity_verdict, seed_rows, seeds_verdict, table_rows, table_text
+from shared.reporting.tables import markdown, parity_verdict, seed_rows, seeds_verdict, table_rows, table_text
 
 from test_cli import _squeezed, compare
 from test_schema import record

@@ -7,7 +7,7 @@ import pytest
 
 from shared.config import MODELS, RunConfig, resolve
 from shared.metrics import SCHEMA_VERSION, EpochRecord, SchemaError, read_jsonl, validate
-from shared.report import append_summary, markdown, parity_verdict, table_rows
+from shared.reporting.tables import append_summary, markdown, parity_verdict, table_rows
 from shared.schedule import learning_rate
 
 

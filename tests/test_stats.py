@@ -2,7 +2,7 @@
 
 import pytest
 
-from shared.stats import compare_means, describe
+from shared.reporting.stats import compare_means, describe
 
 
 def test_welch_interval_of_a_worked_example():

@@ -21,16 +21,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from shared import figures
 from shared.backends import BACKEND_NAMES, BACKENDS
+from shared.bench import is_bench_folder
 from shared.config import RunConfig
 from shared.io import atomic_write_text
-from shared.bench import bench_rows, is_bench_folder
-from shared.bench import settings_line as bench_settings_line
 from shared.metrics import UNMEASURED, BenchRecord, EpochRecord, finished, read_jsonl
-from shared.report import (markdown, parity_verdict, resolution, seed_rows, seeds_verdict,
-                           table_text)
-from shared.stats import STATISTICAL_TOLERANCE
+from shared.reporting import figures
+from shared.reporting.stats import STATISTICAL_TOLERANCE
+from shared.reporting.tables import (bench_rows, bench_settings_line, markdown, parity_verdict, resolution,
+                                     seed_rows, seeds_verdict, table_text)
 
 # What must be equal for two runs to be seeds of one comparison (RunConfig fields).
 SETTINGS = ("model", "variant", "mode", "image_size", "epochs", "batch_size", "optimizer", "lr", "schedule",

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Points of accuracy. Smaller than the single-run tolerance (shared.report), because an interval
+# Points of accuracy. Smaller than the single-run tolerance (shared.reporting.tables), because an interval
 # over seeds has the seed-to-seed noise averaged out.
 STATISTICAL_TOLERANCE = 0.5
 CONFIDENCE = 0.95

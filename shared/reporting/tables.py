@@ -1,5 +1,5 @@
-"""The side-by-side table, the parity verdict (one run, or several seeds with statistics), and
-summary.csv (pandas; no framework)."""
+"""The side-by-side table of a run (and over seeds), the parity verdict (one run, or several seeds
+with statistics), the bench table, and summary.csv (pandas; no framework)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from shared.backends import BACKEND_NAMES
 from shared.batch_plan import steps_per_epoch
 from shared.distributed import scaling_efficiency
 from shared.io import atomic_write_text
-from shared.metrics import UNMEASURED, EpochRecord, did_not_learn, finished, rate_cell
-from shared.stats import STATISTICAL_TOLERANCE, compare_means, describe
+from shared.metrics import UNMEASURED, BenchRecord, EpochRecord, did_not_learn, finished, rate_cell
+from shared.reporting.stats import STATISTICAL_TOLERANCE, compare_means, describe
 
 DEFAULT_TOLERANCE_POINTS = 1.5
 # Relative tolerance on the step-0 loss, by the precision both backends ran in: float32 round-off
@@ -157,7 +157,7 @@ def _mean_std(values: list[float], number: str, unit: str = "") -> str:
 
 
 def seeds_verdict(runs: dict[str, list[list[EpochRecord]]], tolerance_points: float = STATISTICAL_TOLERANCE) -> str:
-    """Welch's interval of Δ mean validation accuracy over the finished seeds (shared.stats), or
+    """Welch's interval of Δ mean validation accuracy over the finished seeds (shared.reporting.stats), or
     no verdict where a backend did not learn in some seed (learning_verdict)."""
     finals = {b: [r[-1] for r in seed_runs if finished(r)] for b, seed_runs in runs.items()}
     if set(finals) != {"torch", "tensorflow"} or not all(finals.values()):
@@ -296,3 +296,40 @@ def append_summary(path: Path, records: list) -> None:
     buffer = io.StringIO()
     new.to_csv(buffer, index=False)
     atomic_write_text(path, buffer.getvalue())
+
+
+def bench_rows(records: dict[str, BenchRecord | None], model: str, reasons: dict[str, str]) -> pd.DataFrame:
+    """The bench table: one row per backend, what failed marked with its reason."""
+    rows = []
+    for backend, r in records.items():
+        if r is None:
+            rows.append({"Model": model, "Backend": BACKEND_NAMES[backend], "Compute img/s": "-",
+                         "Train img/s": "-", "Efficiency": "-", "Pipeline CPU ms/batch": "-", "Eval img/s": "-", "Latency ms (batch 1)": "-",
+                         "Peak RSS MB (framework)": "-", "Peak device MB": "-",
+                         "Status": reasons.get(backend, "no record")})
+            continue
+        rows.append({"Model": model, "Backend": BACKEND_NAMES[backend],
+                     "Compute img/s": f"{r.compute_images_per_sec:,.0f}", "Train img/s": f"{r.train_images_per_sec:,.0f}",
+                     "Efficiency": f"{r.pipeline_efficiency:.3f}",
+                     "Pipeline CPU ms/batch": f"{r.pipeline_cpu_ms_per_batch:.1f}", "Eval img/s": f"{r.eval_images_per_sec:,.0f}",
+                     "Latency ms (batch 1)": f"{r.latency_ms_batch1:.2f}",
+                     "Peak RSS MB (framework)": f"{r.peak_host_mb:,.0f} ({r.baseline_host_mb:,.0f})",
+                     "Peak device MB": "-" if r.peak_device_mb is None else f"{r.peak_device_mb:,.0f}",
+                     "Status": r.status})
+    return pd.DataFrame(rows)
+
+
+def bench_settings_line(records: list[BenchRecord]) -> str:
+    """What every row shares, and a warning where the rows differ in a setting that moves speed."""
+    if not records:
+        return ""
+    first = records[0]
+    parts = [f"{first.image_size}×{first.image_size} input ({first.variant})", f"batch {first.batch_size}",
+             first.precision, "compiled" if first.compiled else "not compiled", first.layout, first.device,
+             ", ".join(sorted({f'{r.backend} {r.framework_version}' for r in records}))]
+    differ = [name for name in ("device", "precision", "compiled", "batch_size", "layout", "image_size")
+              if len({getattr(r, name) for r in records}) > 1]
+    text = "Settings: " + ", ".join(parts) + f". Timing: {first.timing}."
+    if differ:
+        text += f" Warning: the rows differ in {', '.join(differ)}: not a like-for-like comparison."
+    return text
