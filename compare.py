@@ -34,15 +34,16 @@ from pathlib import Path
 import pandas as pd  # already loaded by shared.reporting.tables
 
 from shared.architectures import RESIZABLE, input_size
+from shared.backends import BACKEND_NAMES, BACKENDS, FRAMEWORK_MODULES, PACKAGES
+from shared.bench import BenchSettings, is_bench_folder
 from shared.config import (AUGMENTS, DEFAULT_VARIANT, DEVICES, MODEL_VARIANTS, MODELS, MODES,
                            PRECISIONS, PROBES, RECIPES, VARIANTS, RunConfig, resolve)
 from shared.distributed import batch_problem
-from shared.backends import BACKEND_NAMES, BACKENDS, FRAMEWORK_MODULES, PACKAGES
 from shared.io import atomic_write_text
 from shared.metrics import EpochRecord, finished, read_jsonl
 from shared.reporting.stats import STATISTICAL_TOLERANCE
-from shared.reporting.tables import (DEFAULT_TOLERANCE_POINTS, append_summary, markdown, parity_verdict, seed_rows,
-                                     seeds_verdict, table_rows, table_text)
+from shared.reporting.tables import (DEFAULT_TOLERANCE_POINTS, append_summary, bench_rows, bench_settings_line,
+                                     markdown, parity_verdict, seed_rows, seeds_verdict, table_rows, table_text)
 
 ROOT = Path(__file__).resolve().parent
 EXIT_BACKEND_FAILED, EXIT_BAD_ARGS, EXIT_DATA, EXIT_WEIGHTS = 1, 2, 3, 4
@@ -145,17 +146,12 @@ GPU_PROBES = {"torch": "import sys, torch; sys.exit(0 if torch.cuda.is_available
               "tensorflow": "import sys, tensorflow as tf; sys.exit(0 if tf.config.list_physical_devices('GPU') else 1)"}
 
 
-def gpu_problem(backends: list[str], device: str, precision: str | None) -> str | None:
-    """Why the GPU that --device cuda (or --precision fp16) needs is missing, or None."""
-    if device != "cuda" and precision != "fp16":
-        return None
-    what = "--device cuda" if device == "cuda" else "--precision fp16"
-    blind = [b for b in backends if installed(b) and subprocess.run(
-        [sys.executable, "-c", GPU_PROBES[b]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode]
-    if blind:
-        return (f"{what} needs a CUDA GPU, and {' and '.join(BACKEND_NAMES[b] for b in blind)} sees none; "
-                f"use --device cpu{' with --precision fp32 or bf16' if precision == 'fp16' else ''}")
-    return None
+class Exit(Exception):
+    """Stop compare.py with this exit code; with a message, printed as its one error line (fail)."""
+
+    def __init__(self, code: int, message: str | None = None):
+        super().__init__(message)
+        self.code, self.message = code, message
 
 
 def fail(code: int, message: str) -> int:
@@ -163,15 +159,61 @@ def fail(code: int, message: str) -> int:
     return code
 
 
-def check_out_dir(out: Path) -> str | None:
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if argv[:1] == ["parity"]:
+            return parity(argv[1:])
+        if argv[:1] == ["bench"]:
+            return bench(argv[1:])
+        if argv[:1] == ["report"]:
+            from shared.reporting.command import main as report  # matplotlib: only this command needs it
+            return report(argv[1:])
+        args, given = parse_args(argv)
+        return resume(args, given) if args.resume else train(args)
+    except Exit as stop:
+        return fail(stop.code, stop.message) if stop.message else stop.code
+
+
+# --- What every command shares: the backends chosen, the data, the results folder ---------------
+
+def chosen_backends(choice: str) -> list[str]:
+    """--backend: one backend, or both."""
+    return list(BACKENDS) if choice == "both" else [choice]
+
+
+def check_gpu(backends: list[str], device: str, precision: str | None) -> None:
+    """Exit 2 when --device cuda (or --precision fp16) needs a GPU that a backend does not see."""
+    if device != "cuda" and precision != "fp16":
+        return
+    what = "--device cuda" if device == "cuda" else "--precision fp16"
+    blind = [b for b in backends if installed(b) and subprocess.run(
+        [sys.executable, "-c", GPU_PROBES[b]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode]
+    if blind:
+        raise Exit(EXIT_BAD_ARGS, f"{what} needs a CUDA GPU, and {' and '.join(BACKEND_NAMES[b] for b in blind)} "
+                                  f"sees none; use --device cpu{' with --precision fp32 or bf16' if precision == 'fp16' else ''}")
+
+
+def load_data(data_dir: str | None):
+    """The verified CIFAR-10 (shared.data); exit 3 when it is missing or corrupt."""
+    from shared.data import DataError, load_cifar10  # numpy only, but not needed for --help
+    try:
+        return load_cifar10(data_dir)
+    except DataError as err:
+        raise Exit(EXIT_DATA, str(err)) from None
+
+
+def results_folder(out: str) -> Path:
+    """--out, made and known to be writable (exit 2 if it is not)."""
+    out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / f".write-test-{os.getpid()}"
         probe.write_text("")
         probe.unlink()
     except OSError as err:
-        return f"--out {out} is not writable ({err.strerror or err})"
-    return None
+        raise Exit(EXIT_BAD_ARGS, f"--out {out} is not writable ({err.strerror or err})") from None
+    return out
 
 
 def new_run_dir(out: Path, cfg: RunConfig, kind: str = "train") -> Path:
@@ -187,12 +229,414 @@ def installed(backend: str) -> bool:
     return all(importlib.util.find_spec(m) is not None for m in FRAMEWORK_MODULES[backend])
 
 
+# --- Training: compare.py [--model ...] -------------------------------------------------------
+
+def chosen_models(args: argparse.Namespace) -> tuple[str, list[str], list[str]]:
+    """The variant, the models to train, and those --model all skips (no such variant or recipe);
+    exit 2 for a combination of flags that cannot run."""
+    variant = args.variant or DEFAULT_VARIANT[args.mode]
+    if args.weights and args.mode == "scratch":
+        raise Exit(EXIT_BAD_ARGS, "--weights needs --mode finetune or linear-probe")
+    models = list(MODELS) if args.model == "all" else [args.model]
+    if args.model != "all" and args.model not in RECIPES[args.mode]:
+        raise Exit(EXIT_BAD_ARGS, f"--model {args.model} has no ImageNet weights for --mode {args.mode}; "
+                                  f"models with them: {', '.join(RECIPES[args.mode])}")
+    if args.model != "all" and variant not in MODEL_VARIANTS[args.model]:
+        raise Exit(EXIT_BAD_ARGS, f"--model {args.model} has no {variant!r} variant; "
+                                  f"it has: {', '.join(MODEL_VARIANTS[args.model])}")
+    if args.model != "all" and args.image_size:
+        try:
+            input_size(args.model, variant, args.image_size)
+        except ValueError as err:
+            raise Exit(EXIT_BAD_ARGS, f"--image-size {args.image_size}: {err}") from None
+    without = [m for m in models if m not in RECIPES[args.mode] or variant not in MODEL_VARIANTS[m]
+               or (args.image_size and m not in RESIZABLE)]
+    return variant, [m for m in models if m not in without], without
+
+
+def check_mode(args: argparse.Namespace) -> None:
+    """Exit 2 for what --mode and --probe rule out."""
+    if args.mode != "scratch" and not installed("torch"):
+        raise Exit(EXIT_BAD_ARGS, f"--mode {args.mode} needs PyTorch: torchvision provides the ImageNet "
+                                  "weights that both backends start from")
+    if args.mode == "linear-probe" and args.probe == "features" and args.augment not in (None, "none"):
+        raise Exit(EXIT_BAD_ARGS, f"--augment {args.augment}: the features probe trains on un-augmented "
+                                  "images (their features are computed once); use --probe full")
+    if args.devices > 1 and args.mode == "linear-probe" and args.probe == "features":
+        raise Exit(EXIT_BAD_ARGS, "--devices: the features probe trains the head alone on cached features, in "
+                                  "seconds; use --probe full to train the frozen model on several devices")
+
+
+def check_sizes(args: argparse.Namespace, configs: list[RunConfig], n_images: int) -> int:
+    """The training images (n_images less --val-split); exit 2 where the split, the subset or a
+    batch does not fit them, or a batch does not split over the devices."""
+    n_train = n_images - (args.val_split or 0)
+    if args.val_split and args.val_split >= n_images:
+        raise Exit(EXIT_BAD_ARGS, f"--val-split {args.val_split} must be smaller than the {n_images} training images")
+    if args.subset and args.subset > n_train:
+        raise Exit(EXIT_BAD_ARGS, f"--subset {args.subset} is larger than the {n_train} training images")
+    for cfg in configs:
+        if cfg.batch_size > (cfg.subset or n_train):
+            what = (f"--batch-size {cfg.batch_size}" if args.batch_size else
+                    f"{cfg.model}'s recipe batch size {cfg.batch_size} (set --batch-size)")
+            raise Exit(EXIT_BAD_ARGS, f"{what} is larger than the {cfg.subset or n_train} training images")
+        if (problem := batch_problem(cfg.batch_size, cfg.devices)) is not None:
+            raise Exit(EXIT_BAD_ARGS, problem)
+    return n_train
+
+
+def train(args: argparse.Namespace) -> int:
+    """Every chosen model, each seed, in each chosen backend: its table, and for several seeds or
+    models a table over them."""
+    variant, models, without = chosen_models(args)
+    check_mode(args)
+    configs = [resolve(m, args.mode, variant=variant, image_size=args.image_size, weights=args.weights,
+                       probe=args.probe, augment=args.augment, epochs=args.epochs, batch_size=args.batch_size,
+                       lr=args.lr, subset=args.subset, val_split=args.val_split, seed=args.seed,
+                       device=args.device, devices=args.devices, precision=args.precision, compile=args.compile,
+                       data_dir=args.data_dir, out=args.out) for m in models]
+    backends = chosen_backends(args.backend)
+    check_gpu(backends, args.device, args.precision)
+    if args.data_dir is not None and not Path(args.data_dir).expanduser().exists():
+        raise Exit(EXIT_DATA, f"--data-dir {args.data_dir} does not exist")
+    data = load_data(args.data_dir)
+    n_train = check_sizes(args, configs, len(data.x_train))
+    out = results_folder(args.out)
+    if without:
+        print(f"note: skipped {', '.join(without)} (no {variant} variant, no {args.mode} recipe"
+              f"{', or a fixed input size' if args.image_size else ''})", file=sys.stderr)
+    seeds = [args.seed + i for i in range(args.seeds)]
+    tables, verdicts, failed = [], [], False
+    for cfg in configs:
+        table, verdict, ok = train_seeds(cfg, seeds, backends, data.source, n_train, out, args.tolerance)
+        tables.append(table)
+        verdicts.append(f"{cfg.model}: {verdict}" if len(configs) > 1 and verdict else verdict)
+        failed |= not ok
+    if len(configs) > 1:
+        combined = "\n\n".join(filter(None, [table_text(pd.concat(tables, ignore_index=True), cfg.warmup_batches),
+                                              *verdicts]))
+        seed_label = f"seed{args.seed}" if len(seeds) == 1 else f"seeds{seeds[0]}-{seeds[-1]}"
+        path = out / f"{time.strftime('%Y%m%d-%H%M%S')}-all-{args.mode}-{variant}-{seed_label}.md"
+        atomic_write_text(path, f"# All models ({variant}, {args.mode})\n\n{combined}\n")
+        print(f"\n{combined}\n\nall models: {path}")
+    return EXIT_BACKEND_FAILED if failed else 0
+
+
+def train_seeds(cfg: RunConfig, seeds: list[int], backends: list[str], source: str, n_train: int, out: Path,
+                tolerance: float | None) -> tuple[pd.DataFrame, str, bool]:
+    """One model with each seed (run_model); with several seeds, the table over them. Returns the
+    table, the verdict and whether every backend finished every seed."""
+    seed_runs: dict[str, list[list[EpochRecord]]] = {b: [] for b in backends}
+    ok = True
+    for seed in seeds:
+        table, verdict, finished_all, runs = run_model(dataclasses.replace(cfg, seed=seed), backends, source,
+                                                       n_train, tolerance or DEFAULT_TOLERANCE_POINTS)
+        for backend in backends:
+            seed_runs[backend].append(runs[backend])
+        ok &= finished_all
+    if len(seeds) > 1:
+        table, verdict = seeds_summary(cfg, seed_runs, seeds, out, tolerance or STATISTICAL_TOLERANCE)
+    return table, verdict, ok
+
+
+def seeds_summary(cfg: RunConfig, runs: dict[str, list[list[EpochRecord]]], seeds: list[int], out: Path,
+                  tolerance: float) -> tuple[pd.DataFrame, str]:
+    """The table over seeds (mean ± std) and the statistical verdict, printed and saved beside
+    the per-seed run folders."""
+    rows = seed_rows(runs)
+    verdict = seeds_verdict(runs, tolerance) if len(runs) == 2 else ""
+    title = f"{cfg.model} ({cfg.variant}, {cfg.mode}), seeds {seeds[0]}–{seeds[-1]}"
+    report = "\n\n".join(filter(None, [table_text(rows, cfg.warmup_batches), verdict]))
+    path = out / f"{time.strftime('%Y%m%d-%H%M%S')}-{cfg.model}-{cfg.mode}-{cfg.variant}-seeds{seeds[0]}-{seeds[-1]}.md"
+    atomic_write_text(path, f"# {title}\n\n{report}\n")
+    print(f"\n{title}: mean ± standard deviation over {len(seeds)} seeds\n\n{report}\n\nseeds table: {path}", flush=True)
+    return rows, verdict
+
+
+# --- compare.py --resume RUN_DIR ---------------------------------------------------------------
+
+def resume(args: argparse.Namespace, given: set[str]) -> int:
+    """--resume RUN_DIR: run the backends of a stored run that have not finished every epoch;
+    each continues after its checkpoint (shared/run.py). Then the run's table, as always."""
+    run_dir = Path(args.resume)
+    cfg = stored_config(run_dir)
+    given -= {"resume", "backend", "tolerance"}
+    if "seeds" in given:
+        raise Exit(EXIT_BAD_ARGS, "--resume continues one run: it does not take --seeds")
+    if "out" in given and Path(args.out).resolve() != run_dir.resolve().parent:
+        raise Exit(EXIT_BAD_ARGS, f"--resume {run_dir}: --out {args.out} is not the folder that holds the run")
+    conflicts = [f"--{name.replace('_', '-')} {getattr(args, name)} (the run has {getattr(cfg, name)})"
+                 for name in sorted(given - {"out"}) if getattr(args, name) != getattr(cfg, name)]
+    if conflicts:
+        raise Exit(EXIT_BAD_ARGS, f"--resume {run_dir}: its config does not match {'; '.join(conflicts)}")
+    data = load_data(cfg.data_dir)
+    cfg.out = str(run_dir.parent)
+    _, _, ok, _ = run_model(cfg, chosen_backends(args.backend), data.source,
+                            len(data.x_train) - (cfg.val_split or 0), args.tolerance or DEFAULT_TOLERANCE_POINTS,
+                            run_dir=run_dir)
+    return 0 if ok else EXIT_BACKEND_FAILED
+
+
+def stored_config(run_dir: Path) -> RunConfig:
+    """The config.json of a training run's folder; exit 2 for anything else."""
+    if not (run_dir / "config.json").is_file():
+        raise Exit(EXIT_BAD_ARGS, f"--resume {run_dir}: not a run folder (it has no config.json)")
+    if is_bench_folder(run_dir):
+        raise Exit(EXIT_BAD_ARGS, f"--resume {run_dir}: a bench folder, not a training run (run the bench again)")
+    try:
+        return RunConfig.load(run_dir / "config.json")
+    except (ValueError, TypeError) as err:
+        raise Exit(EXIT_BAD_ARGS, f"--resume {run_dir}: config.json is unreadable "
+                                  f"({str(err).splitlines()[0]})") from None
+
+
+# --- One training run: its processes, its records, its table ---------------------------------
+
+def run_model(cfg: RunConfig, backends: list[str], source: str, n_train: int, tolerance: float,
+              run_dir: Path | None = None) -> tuple[pd.DataFrame, str, bool, dict[str, list[EpochRecord]]]:
+    """Train one model in each backend (own processes), print and save its table; with run_dir,
+    resume that run instead (backends that finished are left as they are).
+    Returns (table rows, parity verdict, whether every backend finished, the records per
+    backend); exits (Exit) when the pretrained weights cannot be used (the run folder is then
+    removed: nothing ran)."""
+    global current_run
+    resuming = run_dir is not None
+    if not resuming:
+        run_dir = new_run_dir(Path(cfg.out), cfg)
+        cfg.save(run_dir / "config.json")
+    current_run = run_dir
+    print(f"{'resume' if resuming else 'run'} {cfg.run_id}: {cfg.model} ({cfg.variant}, {cfg.mode}, {cfg.image_size}×{cfg.image_size}), {cfg.epochs} epochs, "
+          f"batch {cfg.batch_size}, {cfg.optimizer}, {cfg.precision}, {cfg.device}"
+          f"{f' × {cfg.devices} devices' if cfg.devices > 1 else ''}; data: {source}",
+          flush=True)
+    if not resuming and installed("torch"):
+        make_initial_weights(cfg, run_dir)
+
+    def already_finished(backend: str) -> bool:  # resuming: a backend that finished is left as it is
+        path = run_dir / f"{backend}.jsonl"
+        if resuming and path.exists() and finished(read_jsonl(path)[0]):
+            print(f"[{backend}] already finished all {cfg.epochs} epochs", flush=True)
+            return True
+        return False
+
+    # Several PyTorch replicas: torchrun starts one process per device (pytorch_impl/launch.py);
+    # Keras' replicas are devices of its one process (tensorflow_impl/distributed.py).
+    modules = {b: "pytorch_impl.launch" if b == "torch" and cfg.devices > 1 else PACKAGES[b] for b in backends}
+    reasons = launch_backends(modules, run_dir, skip=already_finished)
+    runs = read_records(run_dir, backends)
+    rows, verdict = report_run(cfg, run_dir, runs, reasons, n_train, tolerance)
+    current_run = None
+    return rows, verdict, all(finished(records) for records in runs.values()) and not reasons, runs
+
+
+def make_initial_weights(cfg: RunConfig, run_dir: Path) -> None:
+    """PyTorch's initial weights for both backends (pytorch_impl.init_weights). Its one line of
+    failure is printed once, here, with what follows from it: exit 4 (the run folder removed) when
+    the pretrained weights are missing or unfit, 1 when they cannot be made otherwise; from scratch,
+    a warning, and each backend starts from its own."""
+    code, last = run_process(["-m", "pytorch_impl.init_weights", str(run_dir)], echo=False)
+    if code == EXIT_WEIGHTS:  # the weights are missing or unfit: nothing ran, nothing to keep
+        print(last, file=sys.stderr)
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise Exit(EXIT_WEIGHTS)
+    if code != 0 and cfg.pretrained:  # the run folder keeps the log that the line points to
+        print(last, file=sys.stderr)
+        raise Exit(EXIT_BACKEND_FAILED)
+    if code != 0:
+        print(f"warning: could not make shared initial weights ({last}); each backend uses its own",
+              file=sys.stderr)
+
+
+def report_run(cfg: RunConfig, run_dir: Path, runs: dict[str, list[EpochRecord]], reasons: dict[str, str],
+               n_train: int, tolerance: float) -> tuple[pd.DataFrame, str]:
+    """The run's table, verdict and settings: printed, saved as table.md, the final records added
+    to summary.csv. Returns the table rows and the verdict."""
+    out = Path(cfg.out)
+    rows = table_rows(runs, cfg.model, reasons)
+    finals = {b: (r[-1] if r else None) for b, r in runs.items()}
+    verdict = parity_verdict(finals, tolerance) if len(runs) == 2 else ""
+    last = [r for r in finals.values() if r is not None]
+    report = "\n\n".join(filter(None, [table_text(rows, cfg.warmup_batches), verdict, settings_line(cfg, n_train, last)]))
+    print("\n" + report)
+    atomic_write_text(run_dir / "table.md", f"# Run {cfg.run_id}\n\n{report}\n")
+    if last:
+        save_summary(out, last, run_dir)
+    print(f"\nresults: {run_dir}  (summary: {out / 'summary.csv'})", flush=True)
+    if any(r is not None and r.status == "ok" and r.epoch < r.epochs for r in finals.values()):
+        print(f"to continue the unfinished epochs: python compare.py --resume {run_dir}", flush=True)
+    return rows, verdict
+
+
+def settings_line(cfg: RunConfig, n_train: int, last: list[EpochRecord]) -> str:
+    parts = [f"{cfg.image_size}×{cfg.image_size} input", f"{cfg.epochs} epochs", f"batch {cfg.batch_size}",
+             f"{cfg.optimizer} lr {cfg.lr:g}", f"augment {cfg.augment}", cfg.precision,
+             "/".join(sorted({r.device for r in last})) or cfg.device, f"seed {cfg.seed}",
+             f"train images {cfg.subset or n_train}",
+             f"validation {'holdout ' + str(cfg.val_split) if cfg.val_split else 'test set (10,000)'}"]
+    parts += ["compiled (torch.compile / jit_compile)"] if cfg.compile else []
+    parts += [f"initial weights {init}" for init in sorted({r.init for r in last})]
+    if cfg.mode == "linear-probe":
+        parts.append("head trained on cached features" if cfg.probe == "features" else "whole frozen model run every step")
+        rates = [f"{BACKEND_NAMES[r.backend]} {r.feature_images_per_sec:.0f} img/s" for r in last
+                 if r.feature_images_per_sec is not None]
+        if rates:  # the img/s columns then measure the head alone
+            parts.append(f"backbone feature extraction {', '.join(rates)}")
+    devices = {f"{BACKEND_NAMES[r.backend]} on {r.device}" for r in last}
+    warning = (f" Warning: the backends ran on different devices ({', '.join(sorted(devices))}): their speeds "
+               "are not comparable." if len({r.device for r in last}) > 1 else "")
+    return "Settings: " + ", ".join(parts) + "." + warning
+
+
+# --- compare.py bench ---------------------------------------------------------------------------
+
+def bench_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="compare.py bench", description="Throughput, pipeline efficiency, latency and "
+                                "memory per model and backend (README \"Benchmarks\" has the method).")
+    p.add_argument("--model", default="resnet18", choices=(*MODELS, "all"), help="default: resnet18")
+    p.add_argument("--backend", default="both", choices=(*BACKENDS, "both"), help="default: both")
+    p.add_argument("--variant", choices=VARIANTS, default="cifar", help="default: cifar (32×32 models)")
+    p.add_argument("--batch-size", type=positive_int, default=128, help="default: 128")
+    add_speed_options(p)
+    defaults = BenchSettings()
+    p.add_argument("--warmup-steps", type=positive_int, default=defaults.warmup_steps,
+                   help="untimed steps of each source before the windows (default: %(default)s)")
+    p.add_argument("--windows", type=positive_int, default=defaults.windows,
+                   help="timed windows of each source (compute, train), alternating; the median counts "
+                   "(default: %(default)s)")
+    p.add_argument("--window-steps", type=positive_int, default=defaults.window_steps,
+                   help="steps per window (default: %(default)s)")
+    p.add_argument("--eval-images", type=positive_int, default=defaults.eval_images, help="default: %(default)s")
+    p.add_argument("--latency-runs", type=positive_int, default=defaults.latency_runs, help="default: %(default)s")
+    p.add_argument("--subset", type=positive_int, help="draw the training batches from this many images")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir", help="CIFAR-10 file or folder (default: $CIFAR10_DATA, then the cache)")
+    p.add_argument("--out", default="results", help="results folder (default: results/)")
+    return p
+
+
+def bench(argv: list[str]) -> int:
+    """`compare.py bench ...`: throughput, pipeline efficiency, latency and memory per model and
+    backend (shared/bench.py has the method), each backend in its own process, as in training."""
+    args = bench_parser().parse_args(argv)
+    defaults = BenchSettings()
+    settings = BenchSettings(warmup_steps=args.warmup_steps, windows=args.windows, window_steps=args.window_steps,
+                             eval_images=args.eval_images, latency_runs=args.latency_runs,
+                             latency_warmup=min(defaults.latency_warmup, args.latency_runs))
+    models = [m for m in (MODELS if args.model == "all" else [args.model]) if args.variant in MODEL_VARIANTS[m]]
+    if not models:
+        raise Exit(EXIT_BAD_ARGS, f"--model {args.model} has no {args.variant!r} variant")
+    backends = chosen_backends(args.backend)
+    check_gpu(backends, args.device, args.precision)
+    data = load_data(args.data_dir)
+    if args.subset and args.subset > len(data.x_train):
+        raise Exit(EXIT_BAD_ARGS, f"--subset {args.subset} is larger than the {len(data.x_train)} training images")
+    batches = (args.subset or len(data.x_train)) // args.batch_size
+    if batches < settings.steps:
+        raise Exit(EXIT_BAD_ARGS, f"the training images give {batches} batches of {args.batch_size}; a measurement "
+                                  f"needs {settings.steps} (--warmup-steps + --windows × --window-steps)")
+    out = results_folder(args.out)
+    tables, texts, failed = [], [], False
+    for model in models:
+        table, text, ok = bench_model(model, args, settings, backends, out)
+        tables.append(table)
+        texts.append(text)
+        failed |= not ok
+    if len(models) > 1:
+        combined = markdown(pd.concat(tables, ignore_index=True))
+        path = out / f"{time.strftime('%Y%m%d-%H%M%S')}-bench-all-{args.variant}.md"
+        atomic_write_text(path, f"# Bench, all models ({args.variant})\n\n{combined}\n\n{texts[-1]}\n")
+        print(f"{combined}\n\nall models: {path}")
+    return EXIT_BACKEND_FAILED if failed else 0
+
+
+def bench_model(model: str, args: argparse.Namespace, settings: BenchSettings, backends: list[str],
+                out: Path) -> tuple[pd.DataFrame, str, bool]:
+    """One model's bench in each backend (own processes): its table, printed and saved, and its
+    settings line; returns them and whether every backend gave a record."""
+    cfg = resolve(model, "scratch", variant=args.variant, batch_size=args.batch_size, epochs=1,
+                  subset=args.subset, seed=args.seed, device=args.device, precision=args.precision,
+                  compile=args.compile, data_dir=args.data_dir, out=args.out)
+    run_dir = new_run_dir(out, cfg, kind="bench")
+    cfg.save(run_dir / "config.json")
+    settings.save(run_dir)
+    print(f"bench {cfg.run_id}: {model} ({args.variant}), batch {cfg.batch_size}, {cfg.precision}, "
+          f"{'compiled, ' if cfg.compile else ''}{cfg.device}", flush=True)
+    reasons = launch_backends({b: f"{PACKAGES[b]}.bench" for b in backends}, run_dir)
+    records = {b: (found[-1] if found and b not in reasons else None)
+               for b, found in read_records(run_dir, backends).items()}
+    done = [r for r in records.values() if r is not None]
+    table, text = bench_rows(records, model, reasons), bench_settings_line(done)
+    atomic_write_text(run_dir / "table.md", f"# Bench {cfg.run_id}\n\n{markdown(table)}\n\n{text}\n")
+    if done:
+        save_summary(out, done, run_dir)
+    print(f"\n{markdown(table)}\n\n{text}\n\nresults: {run_dir}\n", flush=True)
+    return table, text, len(done) == len(backends)
+
+
+# --- compare.py parity --------------------------------------------------------------------------
+
+def parity(argv: list[str]) -> int:
+    """`compare.py parity ...`: python -m crosscheck, which needs both frameworks. Its arguments are
+    read here first (crosscheck.command imports no framework): --help and mistakes need neither."""
+    from crosscheck.command import parse_args
+    parse_args(argv)
+    missing = [b for b in BACKENDS if not installed(b)]
+    if missing:
+        raise Exit(EXIT_BAD_ARGS, f"parity needs both frameworks; not installed: {', '.join(missing)}")
+    code, _ = run_process(["-m", "crosscheck", *argv])
+    return code
+
+
+# --- The backend processes: how training and bench launch them and read what they wrote --------
+
 # glibc's malloc hands large freed blocks back to the kernel and faults them in again, zeroed, on
 # the next step. Keeping them for reuse (what jemalloc and tcmalloc do) is faster and steadier
 # (docs/benchmarks.md, "Speed options").
 # Both backends get it; values the user set win.
 MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(16 * 2**30),
               "MALLOC_TOP_PAD_": str(2**30)}
+
+
+def launch_backends(modules: dict[str, str], run_dir: Path, skip=lambda backend: False) -> dict[str, str]:
+    """Run `python -m <module> RUN_DIR` for each backend in turn ({backend: module}), unless its
+    framework is not installed or skip(backend) says so. Returns why each backend that did not run
+    or failed has no (complete) records, in a few words for the table."""
+    reasons: dict[str, str] = {}
+    for backend, module in modules.items():
+        if not installed(backend):
+            reasons[backend] = (f"failed: {'/'.join(FRAMEWORK_MODULES[backend])} not installed "
+                                f"(pip install -r requirements.txt installs both frameworks)")
+            print(f"[{backend}] skipped: {reasons[backend]}", file=sys.stderr)
+            continue
+        if skip(backend):
+            continue
+        code, last = run_process(["-m", module, str(run_dir)])
+        if code != 0:
+            reasons[backend] = f"failed (exit {code}): {last}" if last else f"failed (exit {code})"
+    return reasons
+
+
+def read_records(run_dir: Path, backends: list[str]) -> dict[str, list]:
+    """Each backend's records in the run folder ([] when it wrote none); a line that fails the
+    schema is skipped with a warning."""
+    runs = {}
+    for backend in backends:
+        path = run_dir / f"{backend}.jsonl"
+        records, problems = read_jsonl(path) if path.exists() else ([], [])
+        for problem in problems:
+            print(f"warning: {problem}", file=sys.stderr)
+        runs[backend] = records
+    return runs
+
+
+def save_summary(out: Path, records: list, run_dir: Path) -> None:
+    """Add the records to out/summary.csv; one that cannot be read is left as it was, with a warning."""
+    try:
+        append_summary(out / "summary.csv", records)
+    except (ValueError, OSError, UnicodeDecodeError) as err:  # pandas' parser errors are ValueErrors
+        print(f"warning: {out / 'summary.csv'} left as it was ({type(err).__name__}: "
+              f"{str(err).splitlines()[0] if str(err) else ''}); this run's records are in {run_dir}",
+              file=sys.stderr)
 
 
 def run_process(args: list[str], echo: bool = True) -> tuple[int, str]:
@@ -231,359 +675,6 @@ def stop_backend(proc: subprocess.Popen, grace_s: float = 5.0) -> None:
             proc.kill()
             proc.wait()
     sys.stderr.write(proc.stderr.read())
-
-
-def parity(argv: list[str]) -> int:
-    """`compare.py parity ...`: python -m crosscheck, which needs both frameworks. Its arguments are
-    read here first (crosscheck.command imports no framework): --help and mistakes need neither."""
-    from crosscheck.command import parse_args
-    parse_args(argv)
-    missing = [b for b in BACKENDS if not installed(b)]
-    if missing:
-        return fail(EXIT_BAD_ARGS, f"parity needs both frameworks; not installed: {', '.join(missing)}")
-    code, _ = run_process(["-m", "crosscheck", *argv])
-    return code
-
-
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["parity"]:
-        return parity(argv[1:])
-    if argv[:1] == ["bench"]:
-        return bench(argv[1:])
-    if argv[:1] == ["report"]:
-        from shared.reporting.command import main as report  # matplotlib: only this command needs it
-        return report(argv[1:])
-    args, given = parse_args(argv)
-    if args.resume:
-        return resume(args, given)
-    variant = args.variant or DEFAULT_VARIANT[args.mode]
-    if args.weights and args.mode == "scratch":
-        return fail(EXIT_BAD_ARGS, "--weights needs --mode finetune or linear-probe")
-    models = list(MODELS) if args.model == "all" else [args.model]
-    if args.model != "all" and args.model not in RECIPES[args.mode]:
-        return fail(EXIT_BAD_ARGS, f"--model {args.model} has no ImageNet weights for --mode {args.mode}; "
-                                   f"models with them: {', '.join(RECIPES[args.mode])}")
-    if args.model != "all" and variant not in MODEL_VARIANTS[args.model]:
-        return fail(EXIT_BAD_ARGS, f"--model {args.model} has no {variant!r} variant; "
-                                   f"it has: {', '.join(MODEL_VARIANTS[args.model])}")
-    if args.model != "all" and args.image_size:
-        try:
-            input_size(args.model, variant, args.image_size)
-        except ValueError as err:
-            return fail(EXIT_BAD_ARGS, f"--image-size {args.image_size}: {err}")
-    without = [m for m in models if m not in RECIPES[args.mode] or variant not in MODEL_VARIANTS[m]
-               or (args.image_size and m not in RESIZABLE)]
-    models = [m for m in models if m not in without]
-    if args.mode != "scratch" and not installed("torch"):
-        return fail(EXIT_BAD_ARGS, f"--mode {args.mode} needs PyTorch: torchvision provides the ImageNet "
-                                   "weights that both backends start from")
-    if args.mode == "linear-probe" and args.probe == "features" and args.augment not in (None, "none"):
-        return fail(EXIT_BAD_ARGS, f"--augment {args.augment}: the features probe trains on un-augmented "
-                                   "images (their features are computed once); use --probe full")
-    if args.devices > 1 and args.mode == "linear-probe" and args.probe == "features":
-        return fail(EXIT_BAD_ARGS, "--devices: the features probe trains the head alone on cached features, in "
-                                   "seconds; use --probe full to train the frozen model on several devices")
-    seeds = [args.seed + i for i in range(args.seeds)]
-    configs = [resolve(m, args.mode, variant=variant, image_size=args.image_size, weights=args.weights,
-                       probe=args.probe, augment=args.augment, epochs=args.epochs, batch_size=args.batch_size,
-                       lr=args.lr, subset=args.subset, val_split=args.val_split, seed=args.seed,
-                       device=args.device, devices=args.devices, precision=args.precision, compile=args.compile,
-                       data_dir=args.data_dir, out=args.out) for m in models]
-    backends = list(BACKENDS) if args.backend == "both" else [args.backend]
-    if (problem := gpu_problem(backends, args.device, args.precision)) is not None:
-        return fail(EXIT_BAD_ARGS, problem)
-
-    from shared.data import DataError, load_cifar10  # numpy only, but not needed for --help
-    if args.data_dir is not None and not Path(args.data_dir).expanduser().exists():
-        return fail(EXIT_DATA, f"--data-dir {args.data_dir} does not exist")
-    try:
-        data = load_cifar10(args.data_dir)
-    except DataError as err:
-        return fail(EXIT_DATA, str(err))
-    n_train = len(data.x_train) - (args.val_split or 0)
-    if args.val_split and args.val_split >= len(data.x_train):
-        return fail(EXIT_BAD_ARGS, f"--val-split {args.val_split} must be smaller than the "
-                                   f"{len(data.x_train)} training images")
-    if args.subset and args.subset > n_train:
-        return fail(EXIT_BAD_ARGS, f"--subset {args.subset} is larger than the {n_train} training images")
-    for cfg in configs:
-        if cfg.batch_size > (cfg.subset or n_train):
-            what = (f"--batch-size {cfg.batch_size}" if args.batch_size else
-                    f"{cfg.model}'s recipe batch size {cfg.batch_size} (set --batch-size)")
-            return fail(EXIT_BAD_ARGS, f"{what} is larger than the {cfg.subset or n_train} training images")
-        if (problem := batch_problem(cfg.batch_size, cfg.devices)) is not None:
-            return fail(EXIT_BAD_ARGS, problem)
-    out = Path(args.out)
-    if (problem := check_out_dir(out)) is not None:
-        return fail(EXIT_BAD_ARGS, problem)
-    if without:
-        print(f"note: skipped {', '.join(without)} (no {variant} variant, no {args.mode} recipe"
-              f"{', or a fixed input size' if args.image_size else ''})", file=sys.stderr)
-
-    tables, verdicts, failed = [], [], False
-    for cfg in configs:
-        seed_runs: dict[str, list[list[EpochRecord]]] = {b: [] for b in backends}
-        for seed in seeds:
-            result = run_model(dataclasses.replace(cfg, seed=seed), backends, data.source, n_train,
-                               args.tolerance or DEFAULT_TOLERANCE_POINTS)
-            if isinstance(result, int):  # the pretrained weights are unusable: nothing was trained
-                return result
-            table, verdict, ok, runs = result
-            for backend in backends:
-                seed_runs[backend].append(runs[backend])
-            failed |= not ok
-        if len(seeds) > 1:
-            table, verdict = seeds_summary(cfg, seed_runs, seeds, out, args.tolerance or STATISTICAL_TOLERANCE)
-        tables.append(table)
-        verdicts.append(f"{cfg.model}: {verdict}" if len(configs) > 1 and verdict else verdict)
-    if len(configs) > 1:
-        combined = "\n\n".join(filter(None, [table_text(pd.concat(tables, ignore_index=True), cfg.warmup_batches),
-                                              *verdicts]))
-        seed_label = f"seed{args.seed}" if len(seeds) == 1 else f"seeds{seeds[0]}-{seeds[-1]}"
-        path = out / f"{time.strftime('%Y%m%d-%H%M%S')}-all-{args.mode}-{variant}-{seed_label}.md"
-        atomic_write_text(path, f"# All models ({variant}, {args.mode})\n\n{combined}\n")
-        print(f"\n{combined}\n\nall models: {path}")
-    return EXIT_BACKEND_FAILED if failed else 0
-
-
-def bench(argv: list[str]) -> int:
-    """`compare.py bench ...`: throughput, pipeline efficiency, latency and memory per model and
-    backend (shared/bench.py has the method), each backend in its own process, as in training."""
-    from shared.bench import BenchSettings
-    from shared.reporting.tables import bench_rows, bench_settings_line
-    p = argparse.ArgumentParser(prog="compare.py bench", description="Throughput, pipeline efficiency, latency and "
-                                "memory per model and backend (README \"Benchmarks\" has the method).")
-    p.add_argument("--model", default="resnet18", choices=(*MODELS, "all"), help="default: resnet18")
-    p.add_argument("--backend", default="both", choices=(*BACKENDS, "both"), help="default: both")
-    p.add_argument("--variant", choices=VARIANTS, default="cifar", help="default: cifar (32×32 models)")
-    p.add_argument("--batch-size", type=positive_int, default=128, help="default: 128")
-    add_speed_options(p)
-    defaults = BenchSettings()
-    p.add_argument("--warmup-steps", type=positive_int, default=defaults.warmup_steps,
-                   help="untimed steps of each source before the windows (default: %(default)s)")
-    p.add_argument("--windows", type=positive_int, default=defaults.windows,
-                   help="timed windows of each source (compute, train), alternating; the median counts "
-                   "(default: %(default)s)")
-    p.add_argument("--window-steps", type=positive_int, default=defaults.window_steps,
-                   help="steps per window (default: %(default)s)")
-    p.add_argument("--eval-images", type=positive_int, default=defaults.eval_images, help="default: %(default)s")
-    p.add_argument("--latency-runs", type=positive_int, default=defaults.latency_runs, help="default: %(default)s")
-    p.add_argument("--subset", type=positive_int, help="draw the training batches from this many images")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data-dir", help="CIFAR-10 file or folder (default: $CIFAR10_DATA, then the cache)")
-    p.add_argument("--out", default="results", help="results folder (default: results/)")
-    args = p.parse_args(argv)
-    settings = BenchSettings(warmup_steps=args.warmup_steps, windows=args.windows, window_steps=args.window_steps,
-                             eval_images=args.eval_images, latency_runs=args.latency_runs,
-                             latency_warmup=min(defaults.latency_warmup, args.latency_runs))
-    models = [m for m in (MODELS if args.model == "all" else [args.model]) if args.variant in MODEL_VARIANTS[m]]
-    if not models:
-        return fail(EXIT_BAD_ARGS, f"--model {args.model} has no {args.variant!r} variant")
-    backends = list(BACKENDS) if args.backend == "both" else [args.backend]
-    if (problem := gpu_problem(backends, args.device, args.precision)) is not None:
-        return fail(EXIT_BAD_ARGS, problem)
-    from shared.data import DataError, load_cifar10
-    try:
-        data = load_cifar10(args.data_dir)
-    except DataError as err:
-        return fail(EXIT_DATA, str(err))
-    if args.subset and args.subset > len(data.x_train):
-        return fail(EXIT_BAD_ARGS, f"--subset {args.subset} is larger than the {len(data.x_train)} training images")
-    batches = (args.subset or len(data.x_train)) // args.batch_size
-    if batches < settings.steps:
-        return fail(EXIT_BAD_ARGS, f"the training images give {batches} batches of {args.batch_size}; a measurement "
-                                   f"needs {settings.steps} (--warmup-steps + --windows × --window-steps)")
-    out = Path(args.out)
-    if (problem := check_out_dir(out)) is not None:
-        return fail(EXIT_BAD_ARGS, problem)
-
-    tables, texts, failed = [], [], False
-    for model in models:
-        cfg = resolve(model, "scratch", variant=args.variant, batch_size=args.batch_size, epochs=1,
-                      subset=args.subset, seed=args.seed, device=args.device, precision=args.precision,
-                      compile=args.compile, data_dir=args.data_dir, out=args.out)
-        run_dir = new_run_dir(out, cfg, kind="bench")
-        cfg.save(run_dir / "config.json")
-        settings.save(run_dir)
-        print(f"bench {cfg.run_id}: {model} ({args.variant}), batch {cfg.batch_size}, {cfg.precision}, "
-              f"{'compiled, ' if cfg.compile else ''}{cfg.device}", flush=True)
-        records, reasons = {}, {}
-        for backend in backends:
-            if not installed(backend):
-                reasons[backend] = f"failed: {'/'.join(FRAMEWORK_MODULES[backend])} not installed"
-                continue
-            code, last = run_process(["-m", f"{PACKAGES[backend]}.bench", str(run_dir)])
-            if code:
-                reasons[backend] = f"failed (exit {code}): {last}"
-        for backend in backends:
-            path = run_dir / f"{backend}.jsonl"
-            found = read_jsonl(path)[0] if path.exists() else []
-            records[backend] = found[-1] if found and backend not in reasons else None
-        done = [r for r in records.values() if r is not None]
-        table, text = bench_rows(records, model, reasons), bench_settings_line(done)
-        atomic_write_text(run_dir / "table.md", f"# Bench {cfg.run_id}\n\n{markdown(table)}\n\n{text}\n")
-        if done:
-            append_summary(out / "summary.csv", done)
-        print(f"\n{markdown(table)}\n\n{text}\n\nresults: {run_dir}\n", flush=True)
-        tables.append(table)
-        texts.append(text)
-        failed |= len(done) < len(backends)
-    if len(models) > 1:
-        combined = markdown(pd.concat(tables, ignore_index=True))
-        path = out / f"{time.strftime('%Y%m%d-%H%M%S')}-bench-all-{args.variant}.md"
-        atomic_write_text(path, f"# Bench, all models ({args.variant})\n\n{combined}\n\n{texts[-1]}\n")
-        print(f"{combined}\n\nall models: {path}")
-    return EXIT_BACKEND_FAILED if failed else 0
-
-
-def resume(args: argparse.Namespace, given: set[str]) -> int:
-    """--resume RUN_DIR: run the backends of a stored run that have not finished every epoch;
-    each continues after its checkpoint (shared/run.py). Then the run's table, as always."""
-    run_dir = Path(args.resume)
-    if not (run_dir / "config.json").is_file():
-        return fail(EXIT_BAD_ARGS, f"--resume {run_dir}: not a run folder (it has no config.json)")
-    from shared.bench import is_bench_folder
-    if is_bench_folder(run_dir):
-        return fail(EXIT_BAD_ARGS, f"--resume {run_dir}: a bench folder, not a training run (run the bench again)")
-    try:
-        cfg = RunConfig.load(run_dir / "config.json")
-    except (ValueError, TypeError) as err:
-        return fail(EXIT_BAD_ARGS, f"--resume {run_dir}: config.json is unreadable ({str(err).splitlines()[0]})")
-    given -= {"resume", "backend", "tolerance"}
-    if "seeds" in given:
-        return fail(EXIT_BAD_ARGS, "--resume continues one run: it does not take --seeds")
-    if "out" in given and Path(args.out).resolve() != run_dir.resolve().parent:
-        return fail(EXIT_BAD_ARGS, f"--resume {run_dir}: --out {args.out} is not the folder that holds the run")
-    conflicts = [f"--{name.replace('_', '-')} {getattr(args, name)} (the run has {getattr(cfg, name)})"
-                 for name in sorted(given - {"out"}) if getattr(args, name) != getattr(cfg, name)]
-    if conflicts:
-        return fail(EXIT_BAD_ARGS, f"--resume {run_dir}: its config does not match {'; '.join(conflicts)}")
-    from shared.data import DataError, load_cifar10
-    try:
-        data = load_cifar10(cfg.data_dir)
-    except DataError as err:
-        return fail(EXIT_DATA, str(err))
-    cfg.out = str(run_dir.parent)
-    backends = list(BACKENDS) if args.backend == "both" else [args.backend]
-    result = run_model(cfg, backends, data.source, len(data.x_train) - (cfg.val_split or 0),
-                       args.tolerance or DEFAULT_TOLERANCE_POINTS, run_dir=run_dir)
-    return result if isinstance(result, int) else (0 if result[2] else EXIT_BACKEND_FAILED)
-
-
-def seeds_summary(cfg: RunConfig, runs: dict[str, list[list[EpochRecord]]], seeds: list[int], out: Path,
-                  tolerance: float) -> tuple[pd.DataFrame, str]:
-    """The table over seeds (mean ± std) and the statistical verdict, printed and saved beside
-    the per-seed run folders."""
-    rows = seed_rows(runs)
-    verdict = seeds_verdict(runs, tolerance) if len(runs) == 2 else ""
-    title = f"{cfg.model} ({cfg.variant}, {cfg.mode}), seeds {seeds[0]}–{seeds[-1]}"
-    report = "\n\n".join(filter(None, [table_text(rows, cfg.warmup_batches), verdict]))
-    path = out / f"{time.strftime('%Y%m%d-%H%M%S')}-{cfg.model}-{cfg.mode}-{cfg.variant}-seeds{seeds[0]}-{seeds[-1]}.md"
-    atomic_write_text(path, f"# {title}\n\n{report}\n")
-    print(f"\n{title}: mean ± standard deviation over {len(seeds)} seeds\n\n{report}\n\nseeds table: {path}", flush=True)
-    return rows, verdict
-
-
-def settings_line(cfg: RunConfig, n_train: int, last: list[EpochRecord]) -> str:
-    parts = [f"{cfg.image_size}×{cfg.image_size} input", f"{cfg.epochs} epochs", f"batch {cfg.batch_size}",
-             f"{cfg.optimizer} lr {cfg.lr:g}", f"augment {cfg.augment}", cfg.precision,
-             "/".join(sorted({r.device for r in last})) or cfg.device, f"seed {cfg.seed}",
-             f"train images {cfg.subset or n_train}",
-             f"validation {'holdout ' + str(cfg.val_split) if cfg.val_split else 'test set (10,000)'}"]
-    parts += ["compiled (torch.compile / jit_compile)"] if cfg.compile else []
-    parts += [f"initial weights {init}" for init in sorted({r.init for r in last})]
-    if cfg.mode == "linear-probe":
-        parts.append("head trained on cached features" if cfg.probe == "features" else "whole frozen model run every step")
-        rates = [f"{BACKEND_NAMES[r.backend]} {r.feature_images_per_sec:.0f} img/s" for r in last
-                 if r.feature_images_per_sec is not None]
-        if rates:  # the img/s columns then measure the head alone
-            parts.append(f"backbone feature extraction {', '.join(rates)}")
-    devices = {f"{BACKEND_NAMES[r.backend]} on {r.device}" for r in last}
-    warning = (f" Warning: the backends ran on different devices ({', '.join(sorted(devices))}): their speeds "
-               "are not comparable." if len({r.device for r in last}) > 1 else "")
-    return "Settings: " + ", ".join(parts) + "." + warning
-
-
-def run_model(cfg: RunConfig, backends: list[str], source: str, n_train: int, tolerance: float,
-              run_dir: Path | None = None):
-    """Train one model in each backend (own processes), print and save its table; with run_dir,
-    resume that run instead (backends that finished are left as they are).
-    Returns (table rows, parity verdict, whether every backend finished, the records per
-    backend), or an exit code when the pretrained weights cannot be used (the run folder is then
-    removed: nothing ran)."""
-    global current_run
-    out = Path(cfg.out)
-    resuming = run_dir is not None
-    if not resuming:
-        run_dir = new_run_dir(out, cfg)
-        cfg.save(run_dir / "config.json")
-    current_run = run_dir
-    print(f"{'resume' if resuming else 'run'} {cfg.run_id}: {cfg.model} ({cfg.variant}, {cfg.mode}, {cfg.image_size}×{cfg.image_size}), {cfg.epochs} epochs, "
-          f"batch {cfg.batch_size}, {cfg.optimizer}, {cfg.precision}, {cfg.device}"
-          f"{f' × {cfg.devices} devices' if cfg.devices > 1 else ''}; data: {source}",
-          flush=True)
-
-    reasons: dict[str, str] = {}
-    if not resuming and installed("torch"):
-        # Its one line of failure (pytorch_impl.init_weights) is printed once, here, with what follows from it.
-        code, last = run_process(["-m", "pytorch_impl.init_weights", str(run_dir)], echo=False)
-        if code == EXIT_WEIGHTS:  # the weights are missing or unfit: nothing ran, nothing to keep
-            print(last, file=sys.stderr)
-            shutil.rmtree(run_dir, ignore_errors=True)
-            return EXIT_WEIGHTS
-        if code != 0 and cfg.pretrained:  # the run folder keeps the log that the line points to
-            print(last, file=sys.stderr)
-            return EXIT_BACKEND_FAILED
-        if code != 0:
-            print(f"warning: could not make shared initial weights ({last}); each backend uses its own",
-                  file=sys.stderr)
-    for backend in backends:
-        if not installed(backend):
-            reasons[backend] = (f"failed: {'/'.join(FRAMEWORK_MODULES[backend])} not installed "
-                                f"(pip install -r requirements.txt installs both frameworks)")
-            print(f"[{backend}] skipped: {reasons[backend]}", file=sys.stderr)
-            continue
-        path = run_dir / f"{backend}.jsonl"
-        if resuming and path.exists() and finished(read_jsonl(path)[0]):
-            print(f"[{backend}] already finished all {cfg.epochs} epochs", flush=True)
-            continue
-        # Several PyTorch replicas: torchrun starts one process per device (pytorch_impl/launch.py);
-        # Keras' replicas are devices of its one process (tensorflow_impl/distributed.py).
-        module = "pytorch_impl.launch" if backend == "torch" and cfg.devices > 1 else PACKAGES[backend]
-        code, last = run_process(["-m", module, str(run_dir)])
-        if code != 0:
-            reasons[backend] = f"failed (exit {code}): {last}" if last else f"failed (exit {code})"
-
-    runs: dict[str, list[EpochRecord]] = {}
-    for backend in backends:
-        path = run_dir / f"{backend}.jsonl"
-        records, problems = read_jsonl(path) if path.exists() else ([], [])
-        for problem in problems:
-            print(f"warning: {problem}", file=sys.stderr)
-        runs[backend] = records
-
-    rows = table_rows(runs, cfg.model, reasons)
-    finals = {b: (r[-1] if r else None) for b, r in runs.items()}
-    verdict = parity_verdict(finals, tolerance) if len(backends) == 2 else ""
-    last = [r for r in finals.values() if r is not None]
-    settings = settings_line(cfg, n_train, last)
-    report = "\n\n".join(filter(None, [table_text(rows, cfg.warmup_batches), verdict, settings]))
-    print("\n" + report)
-    atomic_write_text(run_dir / "table.md", f"# Run {cfg.run_id}\n\n{report}\n")
-    if last:
-        try:
-            append_summary(out / "summary.csv", last)
-        except (ValueError, OSError, UnicodeDecodeError) as err:  # pandas' parser errors are ValueErrors
-            print(f"warning: {out / 'summary.csv'} left as it was ({type(err).__name__}: "
-                  f"{str(err).splitlines()[0] if str(err) else ''}); this run's records are in {run_dir}",
-                  file=sys.stderr)
-    print(f"\nresults: {run_dir}  (summary: {out / 'summary.csv'})", flush=True)
-    ok = all(finished(records) for records in runs.values())
-    if any(r is not None and r.status == "ok" and r.epoch < r.epochs for r in finals.values()):
-        print(f"to continue the unfinished epochs: python compare.py --resume {run_dir}", flush=True)
-    current_run = None
-    return rows, verdict, ok and not reasons, runs
 
 
 if __name__ == "__main__":
