@@ -43,7 +43,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from crosscheck.layers import check  # both frameworks: only now, after the arguments
+    from shared.run import framework_logs_kept
 
+    with framework_logs_kept([]):  # TensorFlow's start-up logs stay off the console
+        from crosscheck.layers import check  # both frameworks: only now, after the arguments
     return check(args)
 

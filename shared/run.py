@@ -14,11 +14,13 @@ it was in, and its resumed records equal those of an uninterrupted run (tested).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import math
 import os
 import re
 import sys
+import tempfile
 import traceback
 from dataclasses import dataclass
 from datetime import timedelta
@@ -167,6 +169,40 @@ def print_epoch(record: EpochRecord) -> None:
           flush=True)
 
 
+# A line of a framework's C++ logging: absl's format (what TensorFlow's libraries log on import,
+# before absl is set up, "Could not find cuda drivers" and the oneDNN notice among them, whatever
+# TF_CPP_MIN_LOG_LEVEL says), the line absl puts before those, and TensorFlow's own format.
+FRAMEWORK_LOG_LINE = re.compile(
+    r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$"
+    r"|[IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\] "
+    r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] \S+:\d+\] ")
+
+
+@contextlib.contextmanager
+def framework_logs_kept(kept: list[str]):
+    """Hold back what the block writes to file descriptor 2 (which C++ libraries write to directly,
+    past sys.stderr); after it, the framework log lines (FRAMEWORK_LOG_LINE) go to `kept`, and
+    every other line to stderr, as it would have gone. Around a framework's import, this keeps
+    its start-up logs off compare.py's console; run_backend puts them in the log of a crash."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            for line in held.read().decode(errors="replace").splitlines(keepends=True):
+                if FRAMEWORK_LOG_LINE.match(line):
+                    kept.append(line)
+                else:
+                    sys.stderr.write(line)
+            sys.stderr.flush()
+
+
 class FrameworkImportError(ImportError):
     """The backend's framework is installed but importing it raised (the cause says what)."""
 
@@ -210,7 +246,8 @@ def run_backend(backend: str, entry: str) -> int:
     fails to import, and any crash, print one line (the traceback goes to <backend>.log in the run
     folder) and exit 1, so compare.py can report the other backend's results and this one's
     reason. Entry modules that import their framework at the top therefore call this before
-    those imports (see pytorch_impl/bench.py).
+    those imports (see pytorch_impl/bench.py). What the framework logs while it is imported is
+    kept off the console (framework_logs_kept) and goes into that log if the process crashes.
     """
     if len(sys.argv) != 2:
         print(f"usage: python -m {_command()} RUN_DIR", file=sys.stderr)
@@ -225,12 +262,16 @@ def run_backend(backend: str, entry: str) -> int:
     rank = os.environ.get("RANK") if int(os.environ.get("WORLD_SIZE", "1")) > 1 else None
     label, log = (backend, run_dir / f"{backend}.log") if rank is None else (
         f"{backend} rank {rank}", run_dir / f"{backend}.rank{rank}.log")
+    startup: list[str] = []
     try:
-        return import_entry(backend, entry)(cfg, run_dir)
+        with framework_logs_kept(startup):
+            function = import_entry(backend, entry)
+        return function(cfg, run_dir)
     except KeyboardInterrupt:
         print(f"[{label}] interrupted", file=sys.stderr)
         return 130
     except Exception as err:  # noqa: BLE001 — any crash becomes one line plus a log file
-        log.write_text(traceback.format_exc())
+        logged = f"What the framework logged while it was imported:\n{''.join(startup)}\n" if startup else ""
+        log.write_text(logged + traceback.format_exc())
         print(f"[{label}] failed: {error_line(err)} (traceback in {log})", file=sys.stderr)
         return 1

@@ -3,6 +3,7 @@
 import os
 
 # Before TensorFlow is first imported: keep its C++ start-up chatter (no CUDA on a CPU machine,
-# oneDNN notices) out of the user's table; real errors still surface as Python exceptions.
+# oneDNN notices) out of the user's table; real errors still surface as Python exceptions. Lines
+# logged through absl before it is set up ignore this: shared.run.framework_logs_kept holds them back.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")

@@ -31,6 +31,35 @@ def test_help_imports_no_framework():
     assert result.stdout.strip().endswith("[]")
 
 
+@pytest.mark.parametrize("command", ["parity", "bench", "report"])
+def test_subcommand_help_imports_no_framework(command):
+    code = (f"import sys; sys.argv = ['compare.py', {command!r}, '--help']; import compare\n"
+            "try:\n    compare.main()\nexcept SystemExit as e:\n    assert e.code == 0\n"
+            "print(sorted(m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert f"usage: compare.py {command}" in result.stdout
+    assert result.stdout.strip().endswith("[]")
+
+
+# What TensorFlow's libraries log on import (absl, before it is set up) looks like this; none of it
+# may reach compare.py's console (shared.run.framework_logs_kept).
+FRAMEWORK_LOG_WORDS = ("cudart_stub", "oneDNN", "absl", "I0000", "W0000", "E0000")
+
+
+def test_framework_logs_are_held_back_and_other_lines_pass(tmp_path):
+    code = ("import os, sys\nfrom shared.run import framework_logs_kept\nkept = []\n"
+            "with framework_logs_kept(kept):\n"
+            "    os.write(2, b'WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n'\n"
+            "                b'I0000 00:00:1796112796.436920   24411 cudart_stub.cc:31] Could not find cuda drivers\\n'\n"
+            "                b'a line of its own\\n')\n"
+            "    print('from Python', file=sys.stderr)\n"
+            "print(len(kept))\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "2\n" and result.stderr == "a line of its own\nfrom Python\n"
+
+
 @pytest.mark.parametrize("args, message", [
     (["--model", "vgg"], "invalid choice: 'vgg' (choose from 'cnn', 'alexnet', 'mobilenet', 'resnet18', 'vit', 'all')"),
     (["--variant", "tiny"], "invalid choice: 'tiny' (choose from 'cifar', 'imagenet')"),
@@ -275,6 +304,7 @@ def test_both_backends_end_to_end(real_data_env, tmp_path):
     assert "| cnn (cifar, scratch) | PyTorch" in result.stdout
     assert "| cnn (cifar, scratch) | TensorFlow/Keras" in result.stdout
     assert "Parity:" in result.stdout
+    assert [w for w in FRAMEWORK_LOG_WORDS if w in result.stdout + result.stderr] == []
     for backend in ("torch", "tensorflow"):  # a progress line per epoch, with an ETA until the last
         assert re.search(rf"\[{backend}\] epoch 1/2  train loss .* img/s  [\d.]+ s  ETA \d+:\d\d:\d\d\n", result.stdout)
         assert re.search(rf"\[{backend}\] epoch 2/2  train loss .* img/s  [\d.]+ s\n", result.stdout)
