@@ -114,7 +114,7 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, set[str]]:
                    help="data-parallel replicas on this machine: torchrun + DistributedDataParallel (NCCL on "
                         "GPUs, gloo on the CPU) and tf.distribute.MirroredStrategy, each replica a slice of the "
                         "same global batch, BatchNorm synchronised; on the CPU each replica gets cores/N "
-                        "threads. The table adds scaling efficiency (README \"Several devices\"; default: 1)")
+                        "threads. The table adds scaling efficiency (docs/distributed.md; default: 1)")
     p.add_argument("--data-dir", help="CIFAR-10 file or folder (default: $CIFAR10_DATA, then the cache)")
     p.add_argument("--out", default="results", help="results folder (default: results/)")
     p.add_argument("--tolerance", type=positive_float,
@@ -136,7 +136,7 @@ def add_speed_options(p: argparse.ArgumentParser) -> None:
                    help="auto (default): CUDA where the backend's framework sees a GPU, else the CPU")
     p.add_argument("--precision", choices=PRECISIONS,
                    help="fp32 (default), bf16 (autocast / mixed_bfloat16; faster on GPUs and CPUs with AVX512-BF16, "
-                        "much slower on CPUs without: README \"Speed options\"), fp16 (CUDA only)")
+                        "much slower on CPUs without: docs/benchmarks.md), fp16 (CUDA only)")
     p.add_argument("--compile", action="store_true", default=None,
                    help="torch.compile in PyTorch and jit_compile (XLA) in Keras")
 
@@ -491,7 +491,7 @@ def settings_line(cfg: RunConfig, n_train: int, last: list[EpochRecord]) -> str:
 
 def bench_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="compare.py bench", description="Throughput, pipeline efficiency, latency and "
-                                "memory per model and backend (README \"Benchmarks\" has the method).")
+                                "memory per model and backend (docs/benchmarks.md has the method).")
     p.add_argument("--model", default="resnet18", choices=(*MODELS, "all"), help="default: resnet18")
     p.add_argument("--backend", default="both", choices=(*BACKENDS, "both"), help="default: both")
     p.add_argument("--variant", choices=VARIANTS, default="cifar", help="default: cifar (32×32 models)")

@@ -25,7 +25,7 @@ def resolve_device(name: str) -> torch.device:
 
 def make_deterministic(device: torch.device) -> None:
     """Same seed, same records on the CPU (tested at the default batch). On a GPU the
-    deterministic kernels cost speed, so they stay off there (README, "When things go wrong")."""
+    deterministic kernels cost speed, so they stay off there (docs/reliability.md, "Determinism")."""
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
 

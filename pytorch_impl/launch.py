@@ -7,7 +7,7 @@ rendezvous port in their environment) and watches them; when one fails, it stops
 The same as `torchrun --standalone --nproc-per-node=N -m pytorch_impl RUN_DIR`, except that a
 failed rank ends in one line naming the rank and its exit code or signal, not torchrun's report.
 The records and checkpoints of the epochs completed before it are whole (rank 0 writes them
-durably, shared/run.py). Several machines: README "Several devices" (torchrun with a rendezvous).
+durably, shared/run.py). Several machines: docs/distributed.md, "Several machines" (torchrun with a rendezvous).
 """
 
 from __future__ import annotations

@@ -110,7 +110,7 @@ class RunConfig:
     precision: str = "fp32"
     device: str = "cpu"
     devices: int = 1               # data-parallel replicas (shared/distributed.py)
-    # torch.compile / Keras jit_compile (XLA): same setting in both backends (README "Speed options").
+    # torch.compile / Keras jit_compile (XLA): same setting in both backends (docs/benchmarks.md, "Speed options on a CPU").
     compile: bool = False
     weights: str | None = None       # finetune/linear-probe: torchvision enum member or a local file
     image_size: int | None = None    # side the model reads; None: the variant's (32 or 224)
@@ -120,7 +120,7 @@ class RunConfig:
     out: str = "results"
     run_id: str = ""
     num_classes: int = 10
-    warmup_batches: int = 5          # first batches of each epoch left out of img/s (see README)
+    warmup_batches: int = 5          # first batches of each epoch left out of img/s (docs/benchmarks.md)
     eval_batch_size: int | None = None  # None: by input side (eval_batch_for)
 
     def __post_init__(self):

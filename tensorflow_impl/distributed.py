@@ -4,7 +4,7 @@ the PyTorch side; shared/distributed.py has the contract):
 - one machine: MirroredStrategy over N GPUs, or over N logical CPU devices on the CPU
   (tf.config.set_logical_device_configuration), each given cores ÷ N intra-op threads;
 - several machines: MultiWorkerMirroredStrategy, configured by the TF_CONFIG environment
-  variable (README "Several devices").
+  variable (docs/distributed.md).
 
 Each replica is fed its slice of every global batch of the shared plan (distribute_datasets_from_function:
 no re-sharding by tf.data), and BatchNorm is synchronised across the replicas (Keras'
