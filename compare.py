@@ -39,6 +39,7 @@ from shared.bench import BenchSettings, is_bench_folder
 from shared.config import (AUGMENTS, DEFAULT_VARIANT, DEVICES, MODEL_VARIANTS, MODELS, MODES,
                            PRECISIONS, PROBES, RECIPES, VARIANTS, RunConfig, resolve)
 from shared.distributed import batch_problem
+from shared import provenance
 from shared.io import atomic_write_text
 from shared.metrics import EpochRecord, finished, read_jsonl
 from shared.reporting.stats import STATISTICAL_TOLERANCE
@@ -48,6 +49,7 @@ from shared.reporting.tables import (DEFAULT_TOLERANCE_POINTS, append_summary, b
 ROOT = Path(__file__).resolve().parent
 EXIT_BACKEND_FAILED, EXIT_BAD_ARGS, EXIT_DATA, EXIT_WEIGHTS = 1, 2, 3, 4
 current_run: Path | None = None  # the run folder being trained, for the Ctrl-C message
+invocation: list[str] = []  # compare.py's arguments, saved in each new run folder's provenance.json
 
 
 def positive_int(text: str) -> int:
@@ -160,7 +162,9 @@ def fail(code: int, message: str) -> int:
 
 
 def main(argv=None) -> int:
+    global invocation
     argv = sys.argv[1:] if argv is None else argv
+    invocation = list(argv)
     try:
         if argv[:1] == ["parity"]:
             return parity(argv[1:])
@@ -222,6 +226,7 @@ def new_run_dir(out: Path, cfg: RunConfig, kind: str = "train") -> Path:
     run_dir = out / run_id
     run_dir.mkdir(parents=True)
     cfg.run_id = run_id
+    provenance.save(run_dir, provenance.collect(invocation, Path(__file__).resolve().parent))
     return run_dir
 
 

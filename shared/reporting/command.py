@@ -25,6 +25,7 @@ from shared.backends import BACKEND_NAMES, BACKENDS
 from shared.bench import is_bench_folder
 from shared.config import RunConfig
 from shared.io import atomic_write_text
+from shared import provenance
 from shared.metrics import UNMEASURED, BenchRecord, EpochRecord, finished, read_jsonl
 from shared.reporting import figures
 from shared.reporting.stats import STATISTICAL_TOLERANCE
@@ -46,10 +47,13 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
-def collect(runs_dir: Path) -> tuple[dict[tuple, dict[str, dict[int, list[EpochRecord]]]], list[str]]:
-    """{settings key: {backend: {seed: records of the latest run with that seed}}}, and one line
-    per thing skipped."""
+def collect(runs_dir: Path) -> tuple[dict[tuple, dict[str, dict[int, list[EpochRecord]]]], dict[tuple, list[str]],
+                                    list[str]]:
+    """{settings key: {backend: {seed: records of the latest run with that seed}}}, {settings key:
+    where its runs were made (shared.provenance), one line per machine/commit/command}, and one
+    line per thing skipped."""
     groups: dict[tuple, dict[str, dict[int, list[EpochRecord]]]] = {}
+    origins: dict[tuple, list[str]] = {}
     problems = []
     for run_dir in sorted(p for p in runs_dir.iterdir() if p.is_dir()):
         if is_bench_folder(run_dir):  # bench_results() reads those
@@ -64,6 +68,7 @@ def collect(runs_dir: Path) -> tuple[dict[tuple, dict[str, dict[int, list[EpochR
             problems.append(f"{run_dir}: skipped: config.json unreadable ({str(err).splitlines()[0]})")
             continue
         key = tuple((name, getattr(cfg, name)) for name in SETTINGS)
+        origin = provenance.describe(provenance.load(run_dir))
         for backend in BACKENDS:
             path = run_dir / f"{backend}.jsonl"
             if not path.exists():
@@ -72,7 +77,9 @@ def collect(runs_dir: Path) -> tuple[dict[tuple, dict[str, dict[int, list[EpochR
             problems += bad
             if records:  # sorted folder names start with the time: a later run of a seed replaces it
                 groups.setdefault(key, {}).setdefault(backend, {})[cfg.seed] = records
-    return groups, problems
+                if origin not in origins.setdefault(key, []):
+                    origins[key].append(origin)
+    return groups, origins, problems
 
 
 def bench_results(runs_dir: Path) -> tuple[list[pd.DataFrame], list[BenchRecord], list[str]]:
@@ -128,6 +135,16 @@ def settings_text(key: tuple, runs: dict[str, list[list[EpochRecord]]]) -> str:
     return "Settings: " + ", ".join(parts) + "."
 
 
+def total_minutes(runs: dict[str, list[list[EpochRecord]]]) -> list[str]:
+    """Wall time of the whole run per backend (the epochs' seconds, training and validation, summed;
+    median over the finished seeds), in minutes."""
+    cells = []
+    for seed_runs in runs.values():
+        totals = sorted(sum(r.epoch_seconds for r in records) / 60 for records in seed_runs if finished(records))
+        cells.append(f"{pd.Series(totals).median():.1f}" if totals else "-")
+    return cells
+
+
 def gap_rows(runs: dict[str, list[list[EpochRecord]]]) -> list[str]:
     """Generalization gap (training − validation accuracy, points) per backend, mean over seeds."""
     gaps = []
@@ -139,7 +156,7 @@ def gap_rows(runs: dict[str, list[list[EpochRecord]]]) -> list[str]:
 
 def write_report(runs_dir: Path, out: Path, tolerance: float) -> tuple[int, list[str]]:
     """Write REPORT.md, figures/ beside it, and RUNS/summary.csv; (comparisons, problems)."""
-    groups, problems = collect(runs_dir)
+    groups, origins, problems = collect(runs_dir)
     keys = sorted(groups, key=lambda k: (label(k), str(k)))
     names, notes = distinguish(keys)
     figure_dir = out.parent / "figures"
@@ -152,9 +169,10 @@ def write_report(runs_dir: Path, out: Path, tolerance: float) -> tuple[int, list
         table["Model"] = names[key]
         peak = [max((r[-1].peak_host_mb for r in runs[b] if r), default=float("nan")) for b in runs]
         table["Peak RSS MB"] = [f"{p:,.0f}" for p in peak]
+        table["Total min"] = total_minutes(runs)
         accuracy.append(table[["Model", "Backend", "Seeds", "Training Accuracy", "Validation Accuracy",
                                "Training Loss", "Validation Loss", "Generalization gap", "Status"]])
-        speed.append(table[["Model", "Backend", "Train img/s", "Eval img/s", "Epoch s", "Peak RSS MB"]])
+        speed.append(table[["Model", "Backend", "Train img/s", "Eval img/s", "Epoch s", "Total min", "Peak RSS MB"]])
         for backend, train_rate, eval_rate in zip(runs, table["Train img/s"], table["Eval img/s"]):
             # Only backends with finished seeds; a features probe's img/s measure its head alone.
             if train_rate != "-" and not (dict(key)["mode"] == "linear-probe" and dict(key)["probe"] == "features"):
@@ -173,7 +191,8 @@ def write_report(runs_dir: Path, out: Path, tolerance: float) -> tuple[int, list
         verdicts.append(f"- **{names[key]}**: " + verdict.replace("\n", " "))
         slug = names[key].replace(" ", "").replace("(", "-").replace(")", "").replace(",", "-").replace("#", "-")
         figures.curves(runs, names[key], figure_dir / f"{slug}.png")
-        sections.append(f"### {names[key]}\n\n{settings_text(key, runs)}\n\n![{names[key]}](figures/{slug}.png)")
+        made = "\n".join(f"Made on: {origin}." for origin in origins[key])
+        sections.append(f"### {names[key]}\n\n{settings_text(key, runs)}\n\n{made}\n\n![{names[key]}](figures/{slug}.png)")
     if bars:
         figures.throughput(bars, figure_dir / "throughput.png")
 
@@ -189,7 +208,8 @@ def write_report(runs_dir: Path, out: Path, tolerance: float) -> tuple[int, list
                   "Generalization gap: training − validation accuracy, in points (training accuracy is over the "
                   "augmented batches as trained).",
                   # No flag changes the warm-up batches: every run left out RunConfig's default.
-                  "## Throughput", table_text(pd.concat(speed, ignore_index=True), RunConfig.warmup_batches)]
+                  "## Throughput", table_text(pd.concat(speed, ignore_index=True), RunConfig.warmup_batches),
+                  "Total min: the whole run, every epoch's training and validation (median over seeds)."]
         if bars:
             parts.append("![throughput](figures/throughput.png)")
         parts += ["## Parity", "\n".join(verdicts), "## Curves and settings", *sections]
