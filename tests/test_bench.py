@@ -17,18 +17,13 @@ from shared.bench import COMPUTE, TRAIN, BenchSettings, WindowTimer, median_ms, 
 from shared.config import RunConfig
 from shared.metrics import BenchRecord, EpochRecord, read_jsonl
 
-from conftest import ROOT
+from conftest import ROOT, compare
 
 BENCH_FIELDS = ("compute_images_per_sec", "train_images_per_sec", "pipeline_efficiency", "eval_images_per_sec",
                 "latency_ms_batch1", "peak_host_mb", "peak_device_mb", "batch_size", "precision", "compiled",
                 "device")
 TINY = ["--subset", "512", "--batch-size", "32", "--warmup-steps", "1", "--windows", "2", "--window-steps", "2",
         "--eval-images", "64", "--latency-runs", "3"]
-
-
-def compare(*args, env=None, timeout=900):
-    return subprocess.run([sys.executable, str(ROOT / "compare.py"), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
 
 
 class FakeClock:

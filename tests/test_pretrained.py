@@ -17,8 +17,7 @@ from shared.config import resolve
 from shared.metrics import read_jsonl
 from shared.run import IMAGENET_MEAN, IMAGENET_STD
 
-from conftest import ROOT
-from test_cli import compare
+from conftest import ROOT, compare
 
 REAL_MOBILENET = ROOT.parent / "shared/weights/mobilenet_v2-qnnpack_v1-dequant-calibbn.pth"
 TINY = ["--epochs", "1", "--subset", "32", "--batch-size", "16", "--val-split", "16"]
