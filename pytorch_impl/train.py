@@ -31,7 +31,7 @@ from .distributed import Replica, data_parallel, join, leave, sync_batch_norm
 from .models import build_model, count_params, freeze_backbone
 from .optim import make_loss, make_optimizer, set_learning_rate
 from .probe import train_probe
-from .weights import load_numpy
+from .weights import load_torch_state
 
 
 def synchronize(device: torch.device) -> None:
@@ -185,7 +185,7 @@ def train_replica(cfg: RunConfig, run_dir: Path, replica: Replica) -> int:
     model = build_model(cfg.model, variant=cfg.variant, num_classes=cfg.num_classes, image_size=cfg.image_size)
     init_path = Path(run_dir) / INITIAL_WEIGHTS
     if init_path.exists():
-        load_numpy(model, load_arrays(init_path))
+        load_torch_state(model, load_arrays(init_path))
     elif cfg.pretrained:
         raise FileNotFoundError(f"{init_path} is missing: {cfg.mode} needs the pretrained initial weights")
     if cfg.mode == "linear-probe":
