@@ -29,7 +29,8 @@ from shared.config import RunConfig  # noqa: E402
 from shared.run import load_split, normalization  # noqa: E402
 
 from .data import ResidentImages, planned_batches  # noqa: E402
-from .device import autocast, check_precision, grad_scaler, make_deterministic, resolve_device  # noqa: E402
+from .device import (autocast, check_precision, grad_scaler, make_deterministic, peak_device_mb,  # noqa: E402
+                     resolve_device)
 from .models import build_model, count_params  # noqa: E402
 from .optim import make_loss, make_optimizer  # noqa: E402
 from .train import compiled, evaluate, synchronize, train_epoch  # noqa: E402
@@ -94,7 +95,6 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
         params_total=count_params(model)[0], timer=timer,
         eval_images_per_sec=eval_ips, latency_ms_batch1=latency, pipeline_cpu_ms_per_batch=pipeline_cpu,
         baseline_host_mb=BASELINE_HOST_MB,
-        peak_device_mb=torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None,
-        data_load_seconds=data_load_seconds)
+        peak_device_mb=peak_device_mb(device), data_load_seconds=data_load_seconds)
     print_record(record)
     return 0

@@ -26,7 +26,7 @@ from shared.weights_io import load_arrays
 
 from . import checkpoint
 from .data import ResidentImages, plain_batches, planned_batches, to_batch, to_labels
-from .device import autocast, check_precision, grad_scaler, make_deterministic
+from .device import autocast, check_precision, grad_scaler, make_deterministic, peak_device_mb
 from .distributed import Replica, data_parallel, join, leave, sync_batch_norm
 from .models import build_model, count_params, freeze_backbone
 from .optim import make_loss, make_optimizer, set_learning_rate
@@ -231,12 +231,11 @@ def train_replica(cfg: RunConfig, run_dir: Path, replica: Replica) -> int:
         # would wait for the other replicas).
         val_loss, val_acc, eval_ips = evaluate(model if replica.distributed else net, loss_fn, split.x_val,
                                                split.y_val, cfg, device, resident_val)
-        peak_device = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
         record = writer.write(epoch=epoch, train_loss=train_loss, train_acc=train_acc,
                               val_loss=val_loss, val_acc=val_acc,
                               epoch_seconds=time.perf_counter() - start,
                               train_images_per_sec=train_ips, eval_images_per_sec=eval_ips,
-                              peak_device_mb=peak_device, diverged_at=diverged_at)
+                              peak_device_mb=peak_device_mb(device), diverged_at=diverged_at)
         print_epoch(record)
         if record.status != "ok":
             print(f"[torch] {record.status}", file=sys.stderr)
