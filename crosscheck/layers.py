@@ -16,10 +16,9 @@ import tensorflow_impl  # noqa: F401, E402  (TensorFlow's environment)
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from pytorch_impl import models as torch_models  # noqa: E402
-from pytorch_impl.weights import to_numpy  # noqa: E402
-from tensorflow_impl import models as keras_models  # noqa: E402
-from tensorflow_impl.weights import flattened_map_shape, load_torch_state  # noqa: E402
+from pytorch_impl import models as torch_models, weights as torch_weights  # noqa: E402
+from tensorflow_impl import models as keras_models, weights as keras_weights  # noqa: E402
+from tensorflow_impl.weights import flattened_map_shape  # noqa: E402
 
 
 def torch_outputs(model: torch.nn.Module, x: np.ndarray, names: set[str]) -> dict[str, np.ndarray]:
@@ -81,7 +80,7 @@ def check(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     torch_model = torch_models.build_model(args.model, variant=args.variant).eval()
     keras_model = keras_models.build_model(args.model, variant=args.variant, image_size=size)
-    load_torch_state(keras_model, to_numpy(torch_model))
+    keras_weights.load_torch_state(keras_model, torch_weights.to_torch_state(torch_model))
     x = np.random.default_rng(args.seed).standard_normal((args.batch, size, size, 3)).astype(np.float32)
     rows = layer_table(torch_model, keras_model, x, args.tol)
     params = torch_models.count_params(torch_model), keras_models.count_params(keras_model)

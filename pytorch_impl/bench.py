@@ -28,8 +28,9 @@ from shared.bench import (COMPUTE, BenchSettings, WindowTimer, cpu_ms_per_call, 
 from shared.config import RunConfig  # noqa: E402
 from shared.run import load_split, normalization  # noqa: E402
 
-from .data import ResidentImages, planned_batches  # noqa: E402
-from .device import autocast, check_precision, grad_scaler, make_deterministic, resolve_device  # noqa: E402
+from .data import ResidentImages, training_batches  # noqa: E402
+from .device import (autocast, check_precision, grad_scaler, make_deterministic, peak_device_mb,  # noqa: E402
+                     resolve_device)
 from .models import build_model, count_params  # noqa: E402
 from .optim import make_loss, make_optimizer  # noqa: E402
 from .train import compiled, evaluate, synchronize, train_epoch  # noqa: E402
@@ -59,8 +60,8 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
     # steps train on the first planned batch, staged on the device once; train steps on the
     # training loop's own input pipeline (epoch 1's batches).
     plan = epoch_plan(cfg.seed, 1, len(split.x_train), crop=cfg.crop, flip=cfg.flip)
-    x, y = next(planned_batches(split.x_train, split.y_train, plan, plan.batch_slices(cfg.batch_size)[:1], device,
-                                cfg.image_size, *normalization(cfg), resident=resident_train))
+    x, y = next(training_batches(split.x_train, split.y_train, plan, plan.batch_slices(cfg.batch_size)[:1], device,
+                                 cfg.image_size, *normalization(cfg), resident=resident_train))
 
     def feed(pipeline):
         for source in step_sources(settings):
@@ -75,8 +76,8 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
 
     # 4. the input pipeline's CPU cost per batch, alone (epoch 2's batches: not cached by anything above).
     plan2 = epoch_plan(cfg.seed, 2, len(split.x_train), crop=cfg.crop, flip=cfg.flip)
-    batches = planned_batches(split.x_train, split.y_train, plan2, plan2.batch_slices(cfg.batch_size), device,
-                              cfg.image_size, *normalization(cfg), resident=resident_train)
+    batches = training_batches(split.x_train, split.y_train, plan2, plan2.batch_slices(cfg.batch_size), device,
+                               cfg.image_size, *normalization(cfg), resident=resident_train)
     pipeline_cpu = cpu_ms_per_call(lambda: next(batches), settings.windows * settings.window_steps,
                                    warmup=settings.warmup_steps)
 
@@ -94,7 +95,6 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
         params_total=count_params(model)[0], timer=timer,
         eval_images_per_sec=eval_ips, latency_ms_batch1=latency, pipeline_cpu_ms_per_batch=pipeline_cpu,
         baseline_host_mb=BASELINE_HOST_MB,
-        peak_device_mb=torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None,
-        data_load_seconds=data_load_seconds)
+        peak_device_mb=peak_device_mb(device), data_load_seconds=data_load_seconds)
     print_record(record)
     return 0

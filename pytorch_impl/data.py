@@ -76,10 +76,11 @@ class ResidentImages:
         return batch
 
 
-def planned_batches(x: np.ndarray, y: np.ndarray, plan: EpochPlan, slices: list[slice], device: torch.device,
-                    size: int, mean, std, resident: ResidentImages | None = None) -> Iterator:
+def training_batches(x: np.ndarray, y: np.ndarray, plan: EpochPlan, slices: list[slice], device: torch.device,
+                     size: int, mean, std, resident: ResidentImages | None = None) -> Iterator:
     """An epoch's training batches, (normalised images, labels) on the device, in plan order:
-    from the resident set when there is one, else gathered in numpy and copied over."""
+    from the resident set when there is one, else gathered in numpy and copied over
+    (tensorflow_impl.data.training_batches streams every epoch's as one tf.data pipeline)."""
     batch = resident.planned(plan) if resident is not None else None
     for where in slices:
         if batch is not None:
@@ -90,9 +91,9 @@ def planned_batches(x: np.ndarray, y: np.ndarray, plan: EpochPlan, slices: list[
             yield to_batch(images, device, size, mean, std), to_labels(labels, device)
 
 
-def plain_batches(x: np.ndarray, y: np.ndarray, slices: list[slice], device: torch.device, size: int,
-                  mean, std, resident: ResidentImages | None = None) -> Iterator:
-    """Evaluation batches in order, unaugmented, like planned_batches."""
+def eval_batches(x: np.ndarray, y: np.ndarray, slices: list[slice], device: torch.device, size: int,
+                 mean, std, resident: ResidentImages | None = None) -> Iterator:
+    """Evaluation batches in order, unaugmented, like training_batches."""
     for where in slices:
         if resident is not None:
             yield normalize(resident.images[where], size, mean, std), resident.labels[where]

@@ -1,5 +1,6 @@
 """Where and in which precision PyTorch runs (tensorflow_impl/device.py mirrors it): the device a
-config asks for, checked, and the autocast context and gradient scaler its precision needs."""
+config asks for, checked, the autocast context and gradient scaler its precision needs, and the
+device's memory high-water mark."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ def make_deterministic(device: torch.device) -> None:
 
 
 def check_precision(device: torch.device, precision: str) -> None:
+    """The precision runs on this device (PyTorch has no global policy to set: autocast and
+    grad_scaler apply it step by step)."""
     if precision == "fp16" and device.type != "cuda":
         raise DeviceError("--precision fp16 needs a CUDA GPU (CPUs have no fast fp16); use bf16 or fp32")
 
@@ -45,3 +48,10 @@ def autocast(device: torch.device, precision: str):
 def grad_scaler(device: torch.device, precision: str) -> torch.amp.GradScaler:
     """Loss scaling for fp16 (its gradients underflow otherwise); a no-op for fp32 and bf16."""
     return torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+
+
+def peak_device_mb(device: torch.device) -> float | None:
+    """PyTorch's high-water mark of GPU memory, in MiB (None on the CPU)."""
+    if device.type != "cuda":
+        return None
+    return torch.cuda.max_memory_allocated(device) / 2**20

@@ -29,7 +29,7 @@ from shared.weights_io import save_arrays
 
 from .models import build_model
 from .pretrained import WeightsError, load_backbone, read_state, resolve_weights
-from .weights import to_numpy
+from .weights import to_torch_state
 
 EXIT_WEIGHTS = 4
 
@@ -43,7 +43,7 @@ def make_initial_weights(cfg: RunConfig, run_dir: Path) -> Path:
         load_backbone(model, cfg.model, state)
         source = f"{description}+head-seed{cfg.seed}"
     path = Path(run_dir) / INITIAL_WEIGHTS
-    save_arrays(path, to_numpy(model))
+    save_arrays(path, to_torch_state(model))
     atomic_write_text(Path(run_dir) / INITIAL_WEIGHTS_SOURCE, source + "\n")
     return path
 

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from shared.architectures import HEAD
-from shared.batch_plan import eval_batches, steps_per_epoch
+from shared.batch_plan import eval_slices, steps_per_epoch
 from shared.config import RunConfig
 from shared.features import cached_or_extracted, probe_plan
 from shared.metrics import steady_images_per_sec
@@ -36,7 +36,7 @@ def extract(backbone: nn.Module, x: np.ndarray, cfg: RunConfig, device) -> tuple
     parts = []
     start = time.perf_counter()
     with torch.inference_mode():
-        for where in eval_batches(len(x), cfg.eval_batch_size):
+        for where in eval_slices(len(x), cfg.eval_batch_size):
             parts.append(backbone(to_batch(x[where], device, cfg.image_size, *normalization(cfg))).float().cpu().numpy())
     return np.concatenate(parts), len(x) / (time.perf_counter() - start)
 

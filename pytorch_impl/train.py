@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from shared.batch_plan import epoch_plan, eval_batches, steps_per_epoch
+from shared.batch_plan import epoch_plan, eval_slices, steps_per_epoch
 from shared.bench import WindowTimer
 from shared.config import RunConfig
 from shared.distributed import scaling_settings
@@ -25,13 +25,13 @@ from shared.run import (INITIAL_WEIGHTS, RecordWriter, Split, divergence_check_e
 from shared.weights_io import load_arrays
 
 from . import checkpoint
-from .data import ResidentImages, plain_batches, planned_batches, to_batch, to_labels
-from .device import autocast, check_precision, grad_scaler, make_deterministic
+from .data import ResidentImages, eval_batches, training_batches, to_batch, to_labels
+from .device import autocast, check_precision, grad_scaler, make_deterministic, peak_device_mb
 from .distributed import Replica, data_parallel, join, leave, sync_batch_norm
 from .models import build_model, count_params, freeze_backbone
 from .optim import make_loss, make_optimizer, set_learning_rate
 from .probe import train_probe
-from .weights import load_numpy
+from .weights import load_torch_state
 
 
 def synchronize(device: torch.device) -> None:
@@ -65,8 +65,8 @@ def evaluate(net, loss_fn, x: np.ndarray, y: np.ndarray, cfg: RunConfig, device,
     net.eval()
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.int64)
-    batches = plain_batches(x, y, eval_batches(len(x), cfg.eval_batch_size), device, cfg.image_size,
-                            *normalization(cfg), resident=resident)
+    batches = eval_batches(x, y, eval_slices(len(x), cfg.eval_batch_size), device, cfg.image_size,
+                           *normalization(cfg), resident=resident)
     start = time.perf_counter()
     with torch.inference_mode(), autocast(device, cfg.precision):
         for images, labels in batches:
@@ -116,8 +116,8 @@ def train_epoch(net, optimizer, scaler, loss_fn, split: Split, cfg: RunConfig, e
     check_every = divergence_check_every(device.type)  # and at the end of the epoch
     diverged_at = None
     steady_start = None
-    batches = planned_batches(split.x_train, split.y_train, plan, slices, device, cfg.image_size,
-                              *normalization(cfg), resident=resident)
+    batches = training_batches(split.x_train, split.y_train, plan, slices, device, cfg.image_size,
+                               *normalization(cfg), resident=resident)
     if feed is not None:
         batches = feed(batches)
     bar = tqdm(batches, total=timer.total_steps if timer is not None else len(slices), desc=f"[torch] epoch {epoch}/{cfg.epochs}", leave=False,
@@ -185,7 +185,7 @@ def train_replica(cfg: RunConfig, run_dir: Path, replica: Replica) -> int:
     model = build_model(cfg.model, variant=cfg.variant, num_classes=cfg.num_classes, image_size=cfg.image_size)
     init_path = Path(run_dir) / INITIAL_WEIGHTS
     if init_path.exists():
-        load_numpy(model, load_arrays(init_path))
+        load_torch_state(model, load_arrays(init_path))
     elif cfg.pretrained:
         raise FileNotFoundError(f"{init_path} is missing: {cfg.mode} needs the pretrained initial weights")
     if cfg.mode == "linear-probe":
@@ -231,12 +231,11 @@ def train_replica(cfg: RunConfig, run_dir: Path, replica: Replica) -> int:
         # would wait for the other replicas).
         val_loss, val_acc, eval_ips = evaluate(model if replica.distributed else net, loss_fn, split.x_val,
                                                split.y_val, cfg, device, resident_val)
-        peak_device = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
         record = writer.write(epoch=epoch, train_loss=train_loss, train_acc=train_acc,
                               val_loss=val_loss, val_acc=val_acc,
                               epoch_seconds=time.perf_counter() - start,
                               train_images_per_sec=train_ips, eval_images_per_sec=eval_ips,
-                              peak_device_mb=peak_device, diverged_at=diverged_at)
+                              peak_device_mb=peak_device_mb(device), diverged_at=diverged_at)
         print_epoch(record)
         if record.status != "ok":
             print(f"[torch] {record.status}", file=sys.stderr)

@@ -64,5 +64,6 @@ def train_batch(x: np.ndarray, y: np.ndarray, plan: EpochPlan, where: slice) -> 
     return images, np.asarray(y[idx], dtype=np.int64)
 
 
-def eval_batches(n: int, batch_size: int) -> list[slice]:
+def eval_slices(n: int, batch_size: int) -> list[slice]:
+    """The slices of n images in order, in batches of batch_size (the last one may be smaller)."""
     return [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]

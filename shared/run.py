@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.batch_plan import epoch_plan, eval_batches, steps_per_epoch, train_batch
+from shared.batch_plan import epoch_plan, eval_slices, steps_per_epoch, train_batch
 from shared.config import RunConfig
 from shared.data import load_cifar10, subset_indices, train_val_split
 from shared.backends import FRAMEWORK_MODULES
@@ -106,7 +106,7 @@ def first_batch_chunks(split: Split, cfg: RunConfig) -> list[tuple[np.ndarray, n
     eager Keras call on 256 images at 224×224 held 23 GB. Each backend's initial_loss is the
     image-weighted mean of the chunks' mean losses."""
     images, labels = first_batch(split, cfg)
-    return [(images[where], labels[where]) for where in eval_batches(len(images), cfg.eval_batch_size)]
+    return [(images[where], labels[where]) for where in eval_slices(len(images), cfg.eval_batch_size)]
 
 
 class RecordWriter:

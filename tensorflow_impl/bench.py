@@ -33,7 +33,7 @@ from shared.config import RunConfig  # noqa: E402
 from shared.run import load_split  # noqa: E402
 
 from .callbacks import timed_fit  # noqa: E402
-from .data import eval_dataset, training_dataset  # noqa: E402
+from .data import eval_batches, training_batches  # noqa: E402
 from .device import make_deterministic, peak_device_mb, resolve_device, set_precision  # noqa: E402
 from .models import build_model, count_params  # noqa: E402
 from .optim import make_loss, make_optimizer  # noqa: E402
@@ -52,7 +52,7 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
     model.compile(optimizer=make_optimizer(cfg), loss=make_loss(cfg), jit_compile=cfg.compile,
                   metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
     total_steps = steps_per_epoch(len(split.x_train), cfg.batch_size)
-    pipeline = training_dataset(split, cfg)
+    pipeline = training_batches(split, cfg)
 
     # 1-2. compute and train windows, alternating in one stream of fit's steps: compute steps train
     # on the first planned batch, made once and repeated (no input work per step); train steps on
@@ -66,9 +66,9 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
     # 3. eval, after one untimed batch.
     n_eval = min(settings.eval_images, len(split.x_val))
     x_val, y_val = split.x_val[:n_eval], split.y_val[:n_eval]
-    model.evaluate(eval_dataset(x_val[:cfg.eval_batch_size], y_val[:cfg.eval_batch_size], cfg), verbose=0)
+    model.evaluate(eval_batches(x_val[:cfg.eval_batch_size], y_val[:cfg.eval_batch_size], cfg), verbose=0)
     start = time.perf_counter()
-    model.evaluate(eval_dataset(x_val, y_val, cfg), verbose=0)
+    model.evaluate(eval_batches(x_val, y_val, cfg), verbose=0)
     eval_ips = n_eval / (time.perf_counter() - start)
 
     # 4. the input pipeline's CPU cost per batch, alone (its prefetch threads included).

@@ -44,7 +44,7 @@ def one_copy_tensor(x: np.ndarray) -> tf.Tensor:
     return tf.reshape(tf.io.decode_raw(x.tobytes(), tf.as_dtype(x.dtype)), x.shape)
 
 
-def training_dataset(split: Split, cfg: RunConfig, first_epoch: int = 1, replicas: int = 1,
+def training_batches(split: Split, cfg: RunConfig, first_epoch: int = 1, replicas: int = 1,
                      pipeline: int = 0, pipelines: int = 1) -> tf.data.Dataset:
     """Every epoch's planned batches, epoch after epoch, as (images, one-hot labels).
 
@@ -87,7 +87,7 @@ def without_graph_rewrites(dataset: tf.data.Dataset) -> tf.data.Dataset:
     return dataset.with_options(options)
 
 
-def eval_dataset(x: np.ndarray, y: np.ndarray, cfg: RunConfig) -> tf.data.Dataset:
+def eval_batches(x: np.ndarray, y: np.ndarray, cfg: RunConfig) -> tf.data.Dataset:
     """The validation set in order, in batches (the last one may be smaller)."""
     return (tf.data.Dataset.from_tensor_slices((one_copy_tensor(x), np.asarray(y, dtype=np.int64)))
             .batch(cfg.eval_batch_size)

@@ -42,12 +42,17 @@ def make_deterministic(device: str, devices: int = 1) -> None:
         tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
-def set_precision(device: str, precision: str) -> None:
-    """The global dtype policy: variables stay float32, layers compute in bf16/fp16 under the mixed
-    policies; Keras wraps the optimizer in a LossScaleOptimizer for mixed_float16 by itself, and
-    its losses compute in float32."""
+def check_precision(device: str, precision: str) -> None:
+    """The precision runs on this device."""
     if precision == "fp16" and device != "cuda":
         raise DeviceError("--precision fp16 needs a CUDA GPU (CPUs have no fast fp16); use bf16 or fp32")
+
+
+def set_precision(device: str, precision: str) -> None:
+    """check_precision, then the global dtype policy: variables stay float32, layers compute in
+    bf16/fp16 under the mixed policies; Keras wraps the optimizer in a LossScaleOptimizer for
+    mixed_float16 by itself, and its losses compute in float32."""
+    check_precision(device, precision)
     keras.mixed_precision.set_global_policy(POLICIES[precision])
 
 

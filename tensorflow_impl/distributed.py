@@ -24,7 +24,7 @@ from shared.config import RunConfig
 from shared.distributed import threads_per_device
 from shared.run import Split
 
-from .data import training_dataset
+from .data import training_batches
 from .device import DeviceError
 
 
@@ -64,14 +64,14 @@ def output_dir(run_dir: Path) -> Path:
     return path
 
 
-def distributed_training_dataset(strategy: tf.distribute.Strategy, split: Split, cfg: RunConfig, first_epoch: int = 1):
-    """training_dataset for the strategy's replicas: each input pipeline (one per worker) makes its
+def distributed_training_batches(strategy: tf.distribute.Strategy, split: Split, cfg: RunConfig, first_epoch: int = 1):
+    """training_batches for the strategy's replicas: each input pipeline (one per worker) makes its
     local replicas' slices of every global batch, in replica order."""
     if strategy.num_replicas_in_sync == 1:
-        return training_dataset(split, cfg, first_epoch)
+        return training_batches(split, cfg, first_epoch)
 
     def for_pipeline(context: tf.distribute.InputContext):
-        return training_dataset(split, cfg, first_epoch, replicas=context.num_replicas_in_sync,
+        return training_batches(split, cfg, first_epoch, replicas=context.num_replicas_in_sync,
                                 pipeline=context.input_pipeline_id, pipelines=context.num_input_pipelines)
     return strategy.distribute_datasets_from_function(for_pipeline)
 

@@ -23,9 +23,9 @@ from shared.weights_io import load_arrays
 
 from . import checkpoint
 from .callbacks import EpochRecorder, timed_fit
-from .data import eval_dataset, to_batch, training_dataset
+from .data import eval_batches, to_batch, training_batches
 from .device import make_deterministic, resolve_device, set_precision
-from .distributed import distributed_training_dataset, output_dir, replicate, sync_batch_norm
+from .distributed import distributed_training_batches, output_dir, replicate, sync_batch_norm
 from .models import build_model, count_params, freeze_backbone
 from .optim import make_loss, make_optimizer
 from .probe import probe_datasets
@@ -58,7 +58,7 @@ def single_device_images_per_sec(cfg: RunConfig, split: Split, device: str) -> f
         return None
     model = build_model(cfg.model, variant=cfg.variant, num_classes=cfg.num_classes, image_size=cfg.image_size)
     model.compile(optimizer=make_optimizer(cfg), loss=make_loss(cfg), jit_compile=cfg.compile)
-    return timed_fit(model, training_dataset(split, cfg), cfg, settings, device, steps).images_per_sec()
+    return timed_fit(model, training_batches(split, cfg), cfg, settings, device, steps).images_per_sec()
 
 
 def train(cfg: RunConfig, run_dir: Path) -> int:
@@ -103,8 +103,8 @@ def train(cfg: RunConfig, run_dir: Path) -> int:
     if done:
         print(f"[tensorflow] resumed after epoch {done} from {checkpoint.checkpoint_path(run_dir)}", flush=True)
     if not features_probe:
-        train_data = distributed_training_dataset(strategy, split, cfg, first_epoch=done + 1)
-        val_data, feature_rate = eval_dataset(split.x_val, split.y_val, cfg), None
+        train_data = distributed_training_batches(strategy, split, cfg, first_epoch=done + 1)
+        val_data, feature_rate = eval_batches(split.x_val, split.y_val, cfg), None
     steps = steps_per_epoch(len(split.x_train), cfg.batch_size)
     recorder = EpochRecorder(cfg, writer, steps, len(split.x_val), feature_rate,
                              checkpoint_dir=None if features_probe else out_dir, device=device)

@@ -1,9 +1,13 @@
 """Shared test set-up: the real dataset (CIFAR10_DATA, as .ci/run sets it) and a per-session
-cache folder, so no test writes to the user's ~/.cache and the real data is converted once."""
+cache folder, so no test writes to the user's ~/.cache and the real data is converted once; and
+the helpers several test files use (`from conftest import ...`; no test file imports another)."""
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +23,9 @@ except ImportError:
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_DATA = os.environ.get("CIFAR10_DATA") or str(ROOT.parent / "shared/data/cifar10/cifar10.npz")
+
+from shared.config import resolve  # noqa: E402  (after torch, as above; shared imports no framework)
+from shared.metrics import SCHEMA_VERSION, EpochRecord  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +52,49 @@ def real_data_env_module(session_cache):
         patch.setenv("CIFAR10_DATA", REAL_DATA)
         patch.setenv("XDG_CACHE_HOME", str(session_cache))
         yield REAL_DATA
+
+
+def compare(*args, env=None, timeout=900) -> subprocess.CompletedProcess:
+    """compare.py run as a user runs it, in its own process, output captured."""
+    return subprocess.run([sys.executable, str(ROOT / "compare.py"), *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def squeezed(markdown_table: str) -> str:
+    """The table with the column padding removed: '| a    | b |' → '| a | b |'."""
+    return "\n".join("| " + " | ".join(c.strip() for c in line.strip("|").split("|")) + " |"
+                     for line in markdown_table.splitlines() if line.startswith("|"))
+
+
+def like_a_terminal() -> None:
+    """SIGINT handled by default, as under a terminal: a shell's background job (how CI may run
+    the tests) starts with SIGINT ignored, and that would be inherited."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def record(**changes) -> EpochRecord:
+    """A valid epoch record, with `changes` to its fields."""
+    base = dict(schema_version=SCHEMA_VERSION, run_id="r1", model="cnn", variant="cifar",
+                mode="scratch", backend="torch", framework_version="2.14.1", device="cpu", seed=0,
+                epoch=1, train_loss=1.5, train_acc=0.45, val_loss=1.2, val_acc=0.55,
+                epoch_seconds=100.0, train_images_per_sec=500.0, eval_images_per_sec=2000.0,
+                peak_host_mb=900.0, peak_device_mb=None, params_total=10, params_trainable=10,
+                status="ok", epochs=1)
+    return EpochRecord(**{**base, **changes})
+
+
+def write_run(out, name, *, seed, val_accs, epochs=2, fields=None, **changes) -> Path:
+    """A run folder as compare.py leaves it: config.json and one JSONL per backend (fields: more
+    record fields, the same in every record)."""
+    cfg = resolve("cnn", epochs=epochs, seed=seed, subset=512, **changes)
+    cfg.run_id = name
+    run_dir = out / name
+    run_dir.mkdir(parents=True)
+    cfg.save(run_dir / "config.json")
+    for backend, val_acc in val_accs.items():
+        lines = [record(**{**dict(run_id=name, backend=backend, seed=seed, epoch=e, epochs=epochs, train_acc=0.9,
+                                  val_acc=val_acc - 0.1 * (epochs - e), train_images=512, image_size=32),
+                           **(fields or {})}).to_json()
+                 for e in range(1, epochs + 1)]
+        (run_dir / f"{backend}.jsonl").write_text("\n".join(lines) + "\n")
+    return run_dir

@@ -105,7 +105,7 @@ def tensorflow_check(cfg, out: Path) -> None:
 
     from tensorflow_impl.callbacks import FollowSchedule
     from tensorflow_impl.device import resolve_device
-    from tensorflow_impl.distributed import distributed_training_dataset, replicate
+    from tensorflow_impl.distributed import distributed_training_batches, replicate
     from tensorflow_impl.optim import make_loss, make_optimizer
 
     strategy = replicate(cfg, resolve_device("cpu"))
@@ -119,7 +119,7 @@ def tensorflow_check(cfg, out: Path) -> None:
         model.compile(optimizer=make_optimizer(cfg), loss=make_loss(cfg))
     steps = steps_per_epoch(len(split.x_train), cfg.batch_size)
     initial = model.get_weights()
-    model.fit(distributed_training_dataset(strategy, split, cfg), epochs=1, steps_per_epoch=steps,
+    model.fit(distributed_training_batches(strategy, split, cfg), epochs=1, steps_per_epoch=steps,
               callbacks=[FollowSchedule(cfg, steps)], shuffle=False, verbose=0)
     np.savez(out, **{f"final/{i}": np.asarray(w) for i, w in enumerate(model.get_weights())},
              **{f"initial/{i}": np.asarray(w) for i, w in enumerate(initial)})

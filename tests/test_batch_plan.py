@@ -98,11 +98,11 @@ def test_keras_training_stream_is_the_plan_epoch_after_epoch(images):
     from pytorch_impl.data import to_batch as torch_batch
     from shared.config import RunConfig
     from shared.run import Split
-    from tensorflow_impl.data import training_dataset
+    from tensorflow_impl.data import training_batches
 
     x, y = images
     cfg = RunConfig(epochs=2, batch_size=16, seed=9)
-    stream = list(training_dataset(Split(x, y, x[:8], y[:8], "test"), cfg))
+    stream = list(training_batches(Split(x, y, x[:8], y[:8], "test"), cfg))
     assert len(stream) == 2 * (len(x) // 16)
     for epoch in (1, 2):
         plan = epoch_plan(9, epoch, len(x))

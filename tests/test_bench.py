@@ -17,18 +17,13 @@ from shared.bench import COMPUTE, TRAIN, BenchSettings, WindowTimer, median_ms, 
 from shared.config import RunConfig
 from shared.metrics import BenchRecord, EpochRecord, read_jsonl
 
-from conftest import ROOT
+from conftest import ROOT, compare
 
 BENCH_FIELDS = ("compute_images_per_sec", "train_images_per_sec", "pipeline_efficiency", "eval_images_per_sec",
                 "latency_ms_batch1", "peak_host_mb", "peak_device_mb", "batch_size", "precision", "compiled",
                 "device")
 TINY = ["--subset", "512", "--batch-size", "32", "--warmup-steps", "1", "--windows", "2", "--window-steps", "2",
         "--eval-images", "64", "--latency-runs", "3"]
-
-
-def compare(*args, env=None, timeout=900):
-    return subprocess.run([sys.executable, str(ROOT / "compare.py"), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
 
 
 class FakeClock:
@@ -196,7 +191,7 @@ def test_torch_augment_on_the_device_equals_the_shared_plan():
     CPU, are the CPU path's batches exactly."""
     import torch
 
-    from pytorch_impl.data import ResidentImages, planned_batches
+    from pytorch_impl.data import ResidentImages, training_batches
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
     y = rng.integers(0, 10, 64).astype(np.uint8)
@@ -210,7 +205,7 @@ def test_torch_augment_on_the_device_equals_the_shared_plan():
         np.testing.assert_array_equal(images.numpy(), want_images)
         np.testing.assert_array_equal(labels.numpy(), want_labels)
     common = (plan, slices, torch.device("cpu"), 32, (120.0, 120.0, 110.0), (60.0, 60.0, 65.0))
-    for (a, la), (b, lb) in zip(planned_batches(x, y, *common), planned_batches(x, y, *common, resident=resident)):
+    for (a, la), (b, lb) in zip(training_batches(x, y, *common), training_batches(x, y, *common, resident=resident)):
         assert torch.equal(a, b) and torch.equal(la, lb)
 
 
@@ -230,7 +225,7 @@ def test_the_torch_data_path_never_copies_the_dataset(real_data_env):
     normalised one at a time. tracemalloc sees every numpy allocation and RssAnon every other."""
     import torch
 
-    from pytorch_impl.data import planned_batches
+    from pytorch_impl.data import training_batches
     from shared.run import load_split, normalization
     cfg = RunConfig(model="resnet18", batch_size=128)
     load_split(cfg)  # the first load may convert the download into the cache; the runs load that
@@ -239,8 +234,8 @@ def test_the_torch_data_path_never_copies_the_dataset(real_data_env):
     try:
         split = load_split(cfg)
         plan = epoch_plan(cfg.seed, 1, len(split.x_train))
-        batches = planned_batches(split.x_train, split.y_train, plan, plan.batch_slices(128), torch.device("cpu"),
-                                  32, *normalization(cfg))
+        batches = training_batches(split.x_train, split.y_train, plan, plan.batch_slices(128), torch.device("cpu"),
+                                   32, *normalization(cfg))
         for _, _ in zip(range(20), batches):
             pass
         _, numpy_peak = tracemalloc.get_traced_memory()
@@ -256,14 +251,14 @@ KERAS_DATA_PATH = """
 import tensorflow_impl
 from shared.config import RunConfig
 from shared.run import load_split
-from tensorflow_impl.data import training_dataset
+from tensorflow_impl.data import training_batches
 def anonymous_mb():
     with open("/proc/self/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("RssAnon:")) / 1024
 cfg = RunConfig(model="resnet18", batch_size=128, epochs=1)
 split = load_split(cfg)
 before = anonymous_mb()
-dataset = training_dataset(split, cfg)
+dataset = training_batches(split, cfg)
 built = anonymous_mb() - before
 for _ in zip(range(20), dataset):
     pass

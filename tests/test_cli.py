@@ -13,12 +13,7 @@ import pytest
 from shared.config import MODELS, RunConfig
 from shared.metrics import did_not_learn, read_jsonl
 
-from conftest import ROOT
-
-
-def compare(*args, env=None, timeout=900):
-    return subprocess.run([sys.executable, str(ROOT / "compare.py"), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+from conftest import ROOT, compare, squeezed
 
 
 def test_help_imports_no_framework():
@@ -224,7 +219,7 @@ def test_a_run_that_cannot_learn_is_flagged_and_gets_no_verdict(real_data_env, t
         assert problems == [] and record.status == "ok" and math.isnan(record.train_images_per_sec)
         why = did_not_learn(record)
         assert why is not None and why.startswith("at chance")  # 1e-9 leaves the initial weights as they were
-        [row] = [line for line in _squeezed(table).splitlines() if f"| {label} |" in line]
+        [row] = [line for line in squeezed(table).splitlines() if f"| {label} |" in line]
         assert f"| {100 * record.val_acc:.2f}% |" in row and "| – |" in row and row.endswith(f"| ok — {why} |")
 
 
@@ -257,7 +252,7 @@ def test_a_framework_that_fails_to_import_fails_its_row_in_one_line(real_data_en
             f"cannot open shared object file (traceback in {log})")
     assert [x for x in result.stderr.splitlines() if "libfoo.so" in x] == [line]
     assert "Traceback" in log.read_text() and "libfoo.so" in log.read_text()
-    rows = [x for x in _squeezed(result.stdout).splitlines() if x.startswith("| cnn")]
+    rows = [x for x in squeezed(result.stdout).splitlines() if x.startswith("| cnn")]
     assert len(rows) == 2 and re.search(r"\| PyTorch \|.*\| ok( — [^|]*)? \|$", rows[0])
     assert rows[1].endswith(f"| failed (exit 1): {line} |")
     [record], _ = read_jsonl(run_dir / "torch.jsonl")
@@ -342,7 +337,7 @@ def test_every_model_end_to_end_with_model_all(real_data_env, tmp_path):
     assert sorted(configs) == sorted(MODELS)
     assert configs["vit"][1].optimizer == "adamw" and configs["resnet18"][1].optimizer == "sgd"
     [combined] = out.glob("*-all-scratch-cifar-seed0.md")
-    table = _squeezed(combined.read_text())
+    table = squeezed(combined.read_text())
     for model, (run_dir, cfg) in configs.items():
         for backend, label in (("torch", "PyTorch"), ("tensorflow", "TensorFlow/Keras")):
             [record], problems = read_jsonl(run_dir / f"{backend}.jsonl")
@@ -352,12 +347,6 @@ def test_every_model_end_to_end_with_model_all(real_data_env, tmp_path):
             assert row in table
         assert f"{model}: Parity:" in combined.read_text()
     assert len(pd.read_csv(out / "summary.csv")) == 2 * len(MODELS)
-
-
-def _squeezed(markdown_table: str) -> str:
-    """The table with the column padding removed: '| a    | b |' → '| a | b |'."""
-    return "\n".join("| " + " | ".join(c.strip() for c in line.strip("|").split("|")) + " |"
-                      for line in markdown_table.splitlines() if line.startswith("|"))
 
 
 def test_imagenet_variant_trains_at_224(real_data_env, tmp_path):
@@ -387,7 +376,7 @@ def test_image_size_trains_both_backends_at_that_side(real_data_env, tmp_path):
     records = [read_jsonl(run_dir / f"{b}.jsonl")[0][0] for b in ("torch", "tensorflow")]
     assert [r.image_size for r in records] == [64, 64]
     assert records[1].initial_loss == pytest.approx(records[0].initial_loss, rel=1e-4)
-    assert "| resnet18 (imagenet, scratch, 64px) | PyTorch" in _squeezed(result.stdout)
+    assert "| resnet18 (imagenet, scratch, 64px) | PyTorch" in squeezed(result.stdout)
     assert "Start: SAME" in result.stdout and "64×64 input" in result.stdout
 
 
@@ -403,7 +392,7 @@ def test_seeds_give_mean_and_std_and_a_welch_verdict(real_data_env, tmp_path):
     accuracies = [100 * read_jsonl(p / "torch.jsonl")[0][-1].val_acc for p in run_dirs]
     mean, std = sum(accuracies) / 2, abs(accuracies[0] - accuracies[1]) / 2 ** 0.5
     [seeds_file] = out.glob("*-cnn-scratch-cifar-seeds5-6.md")
-    table = _squeezed(seeds_file.read_text())
+    table = squeezed(seeds_file.read_text())
     assert "| cnn (cifar, scratch) | PyTorch | " in table and f"| {mean:.2f} ± {std:.2f}% |" in table
     assert re.search(r"\| ok \(2 seeds\)( — [^|]*)? \|", table)
     assert "mean ± standard deviation over 2 seeds" in result.stdout

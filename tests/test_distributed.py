@@ -17,9 +17,7 @@ from shared.distributed import batch_problem, scaling_efficiency, scaling_settin
 from shared.metrics import EpochRecord, read_jsonl
 from shared.reporting.tables import table_rows
 
-from conftest import ROOT
-from test_cli import compare
-from test_resume import like_a_terminal
+from conftest import ROOT, compare, like_a_terminal
 
 # 8 steps of 64 images per epoch; BatchNorm everywhere in the CNN, no dropout. lr 0.01: at 0.05 its
 # loss climbs to 4.5 in the first epoch, where float32 rounding is amplified most.

@@ -8,14 +8,13 @@ import torch
 import tensorflow_impl  # noqa: F401  (TensorFlow environment first)
 import keras
 
-from pytorch_impl import models as torch_models
+from pytorch_impl import models as torch_models, weights as torch_weights
 from pytorch_impl.optim import make_loss as torch_loss, make_optimizer as torch_optimizer, set_learning_rate
-from pytorch_impl.weights import load_numpy, to_numpy
 from shared.architectures import CIFAR_BATCHNORM_MOMENTUM, CIFAR_LOGIT_SCALE, HEAD, INPUT_SIZE
 from shared.config import RunConfig
-from tensorflow_impl import models as keras_models
+from tensorflow_impl import models as keras_models, weights as keras_weights
 from tensorflow_impl.optim import make_loss as keras_loss, make_optimizer as keras_optimizer
-from tensorflow_impl.weights import PortError, load_torch_state, to_torch_state
+from tensorflow_impl.weights import PortError
 
 
 
@@ -31,7 +30,7 @@ def twin_models(name="cnn", seed=0, *, variant="cifar", num_classes=10, image_si
     torch.manual_seed(seed)
     torch_model = torch_models.build_model(name, variant=variant, num_classes=num_classes, image_size=image_size)
     keras_model = keras_models.build_model(name, variant=variant, num_classes=num_classes, image_size=image_size)
-    load_torch_state(keras_model, to_numpy(torch_model))
+    keras_weights.load_torch_state(keras_model, torch_weights.to_torch_state(torch_model))
     return torch_model, keras_model
 
 
@@ -76,7 +75,7 @@ def test_unknown_model_lists_known_ones():
 def test_ported_weights_give_the_same_eval_logits(name, variant):
     torch_model, keras_model = twin_models(name, variant=variant)
     randomise_batchnorm_statistics(torch_model)
-    load_torch_state(keras_model, to_numpy(torch_model))
+    keras_weights.load_torch_state(keras_model, torch_weights.to_torch_state(torch_model))
     x, _ = batch(4 if variant == "cifar" else 2, size=INPUT_SIZE[variant])
     torch_model.eval()
     with torch.no_grad():
@@ -106,22 +105,23 @@ def test_fixed_size_models_refuse_another_input_size(name):
 @pytest.mark.parametrize("name", CIFAR_MODELS)
 def test_port_round_trip_is_exact(name):
     torch_model, keras_model = twin_models(name, seed=3)
-    state = to_numpy(torch_model)
-    back = to_torch_state(keras_model)
+    state = torch_weights.to_torch_state(torch_model)
+    back = keras_weights.to_torch_state(keras_model)
     assert set(back) == {k for k in state if not k.endswith("num_batches_tracked")}
     for key, value in back.items():
         np.testing.assert_array_equal(value, state[key])
     fresh = torch_models.build_model(name)
-    load_numpy(fresh, {**back, **{k: v for k, v in state.items() if k.endswith("num_batches_tracked")}})
+    counters = {k: v for k, v in state.items() if k.endswith("num_batches_tracked")}
+    torch_weights.load_torch_state(fresh, {**back, **counters})
 
 
 def test_port_is_strict_about_missing_and_extra_keys():
     torch_model, keras_model = twin_models()
-    state = to_numpy(torch_model)
+    state = torch_weights.to_torch_state(torch_model)
     with pytest.raises(PortError, match="head.bias"):
-        load_torch_state(keras_model, {k: v for k, v in state.items() if k != "head.bias"})
+        keras_weights.load_torch_state(keras_model, {k: v for k, v in state.items() if k != "head.bias"})
     with pytest.raises(PortError, match="extra.weight"):
-        load_torch_state(keras_model, {**state, "extra.weight": np.zeros(3)})
+        keras_weights.load_torch_state(keras_model, {**state, "extra.weight": np.zeros(3)})
 
 
 @pytest.mark.parametrize("torch_layer, keras_layer, shape", [
@@ -139,7 +139,7 @@ def test_port_layout_rules(torch_layer, keras_layer, shape):
     k_layer.name  # noqa: B018
     keras_model = keras.Model(inputs, k_layer(inputs))
     state = {f"{k_layer.name}.{k}": v.detach().numpy() for k, v in t_layer.state_dict().items()}
-    load_torch_state(keras_model, state)
+    keras_weights.load_torch_state(keras_model, state)
     x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
     to_torch = (lambda a: a.transpose(0, 3, 1, 2)) if len(shape) == 4 else (lambda a: a)
     from_torch = (lambda a: a.transpose(0, 2, 3, 1)) if len(shape) == 4 else (lambda a: a)
@@ -192,7 +192,7 @@ def training_steps(dtype, lrs, name="cnn", cfg=SGD):
         t_opt.step()
         keras_model.optimizer.learning_rate.assign(lr)
         losses.append((loss.item(), float(keras_model.train_on_batch(x, np.eye(10, dtype=dtype)[y]))))
-    return losses, to_numpy(torch_model), to_torch_state(keras_model)
+    return losses, torch_weights.to_torch_state(torch_model), keras_weights.to_torch_state(keras_model)
 
 
 @pytest.mark.parametrize("name", CIFAR_MODELS)
@@ -285,11 +285,11 @@ def test_port_rule_flatten_of_a_feature_map_before_dense():
     keras_model = keras.Model(inputs, keras.layers.Dense(5, name="fc")(keras.layers.Flatten()(features)))
     state = {f"conv.{k}": v.detach().numpy() for k, v in t_conv.state_dict().items()}
     state |= {f"fc.{k}": v.detach().numpy() for k, v in t_fc.state_dict().items()}
-    load_torch_state(keras_model, state)
+    keras_weights.load_torch_state(keras_model, state)
     x = np.random.default_rng(2).standard_normal((2, 5, 4, 3)).astype(np.float32)
     want = t_fc(t_conv(torch.from_numpy(x).permute(0, 3, 1, 2)).flatten(1)).detach().numpy()
     np.testing.assert_allclose(keras_model(x).numpy(), want, atol=1e-5)
-    back = to_torch_state(keras_model)
+    back = keras_weights.to_torch_state(keras_model)
     for key, value in state.items():
         np.testing.assert_array_equal(back[key], value)
 
@@ -303,12 +303,12 @@ def test_port_rule_packed_attention_in_proj():
     attention = keras.layers.MultiHeadAttention(heads, embed // heads, name="attn")
     keras_model = keras.Model(inputs, attention(inputs, inputs))
     state = {f"attn.{k}": v.detach().numpy() for k, v in t_attn.state_dict().items()}
-    load_torch_state(keras_model, state)
+    keras_weights.load_torch_state(keras_model, state)
     x = np.random.default_rng(3).standard_normal((2, 5, embed)).astype(np.float32)
     xt = torch.from_numpy(x)
     want = t_attn(xt, xt, xt, need_weights=False)[0].detach().numpy()
     np.testing.assert_allclose(keras_model(x).numpy(), want, atol=1e-5)
-    back = to_torch_state(keras_model)
+    back = keras_weights.to_torch_state(keras_model)
     assert set(back) == set(state)
     for key, value in state.items():
         np.testing.assert_array_equal(back[key], value)
@@ -320,7 +320,7 @@ def test_layer_table_points_at_a_broken_layer():
 
     torch_model, keras_model = twin_models("cnn")
     randomise_batchnorm_statistics(torch_model)
-    load_torch_state(keras_model, to_numpy(torch_model))
+    keras_weights.load_torch_state(keras_model, torch_weights.to_torch_state(torch_model))
     torch_model.eval()
     x, _ = batch(2)
     rows = layer_table(torch_model, keras_model, x, tol=1e-4)

@@ -17,8 +17,7 @@ from shared.config import resolve
 from shared.metrics import read_jsonl
 from shared.run import IMAGENET_MEAN, IMAGENET_STD
 
-from conftest import ROOT
-from test_cli import compare
+from conftest import ROOT, compare
 
 REAL_MOBILENET = ROOT.parent / "shared/weights/mobilenet_v2-qnnpack_v1-dequant-calibbn.pth"
 TINY = ["--epochs", "1", "--subset", "32", "--batch-size", "16", "--val-split", "16"]
@@ -128,14 +127,14 @@ def test_real_mobilenet_weights_give_the_same_first_batch_loss(real_data_env, tm
     from pytorch_impl.init_weights import make_initial_weights
     from pytorch_impl.models import build_model as torch_model
     from pytorch_impl.optim import make_loss
-    from pytorch_impl.weights import load_numpy
+    from pytorch_impl.weights import load_torch_state as torch_load_state
     from shared.batch_plan import epoch_plan, train_batch
     from shared.run import load_split, normalization
     from shared.weights_io import load_arrays
     from tensorflow_impl.data import to_batch as keras_batch
     from tensorflow_impl.models import build_model as keras_model
     from tensorflow_impl.optim import make_loss as keras_loss
-    from tensorflow_impl.weights import load_torch_state
+    from tensorflow_impl.weights import load_torch_state as keras_load_state
 
     cfg = resolve("mobilenet", "finetune", weights=str(REAL_MOBILENET), subset=64, val_split=16)
     make_initial_weights(cfg, tmp_path)
@@ -146,13 +145,13 @@ def test_real_mobilenet_weights_give_the_same_first_batch_loss(real_data_env, tm
     images, labels = train_batch(split.x_train, split.y_train, plan, plan.batch_slices(16)[0])
 
     net = torch_model("mobilenet", variant="imagenet")
-    load_numpy(net, arrays)
+    torch_load_state(net, arrays)
     net.classifier[0].p = 0.0
     with torch.no_grad():
         torch_loss = make_loss(cfg)(net.train()(to_batch(images, "cpu", 224, *normalization(cfg))),
                                     to_labels(labels)).item()
     model = keras_model("mobilenet", variant="imagenet")
-    load_torch_state(model, arrays)
+    keras_load_state(model, arrays)
     model.get_layer("classifier.0").rate = 0.0
     logits = model(keras_batch(images, 224, *normalization(cfg)), training=True)
     keras_value = float(keras_loss(cfg)(np.eye(10, dtype=np.float32)[labels], logits))

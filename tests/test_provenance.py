@@ -5,8 +5,7 @@ import subprocess
 
 from shared import provenance
 
-from test_cli import _squeezed, compare
-from test_report import write_run
+from conftest import compare, squeezed, write_run
 
 
 def test_cpu_names_the_model_and_only_the_flags_that_decide_precision_speed():
@@ -50,4 +49,4 @@ def test_report_prints_where_each_comparison_was_made_and_its_total_time(tmp_pat
     assert "Made on: machine, commit and command not recorded" in report  # the older folder
     assert "Total min" in report
     # two epochs of 100 s each (the test records'): 3.3 minutes
-    assert "| cnn (cifar, scratch) #1 | PyTorch | 500 | 2000 | 100.0 | 3.3 |" in _squeezed(report)
+    assert "| cnn (cifar, scratch) #1 | PyTorch | 500 | 2000 | 100.0 | 3.3 |" in squeezed(report)

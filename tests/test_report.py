@@ -10,30 +10,11 @@ import pandas as pd
 import pytest
 
 from shared.reporting import figures
-from shared.config import resolve
 from shared.reporting.figures import DPI, FIGSIZE
 from shared.metrics import LOSS_CEILING_LN_CLASSES, NUM_CLASSES, chance_ceiling, did_not_learn
 from shared.reporting.tables import markdown, parity_verdict, seed_rows, seeds_verdict, table_rows, table_text
 
-from test_cli import _squeezed, compare
-from test_schema import record
-
-
-def write_run(out, name, *, seed, val_accs, epochs=2, fields=None, **changes):
-    """A run folder as compare.py leaves it: config.json and one JSONL per backend (fields: more
-    record fields, the same in every record)."""
-    cfg = resolve("cnn", epochs=epochs, seed=seed, subset=512, **changes)
-    cfg.run_id = name
-    run_dir = out / name
-    run_dir.mkdir(parents=True)
-    cfg.save(run_dir / "config.json")
-    for backend, val_acc in val_accs.items():
-        lines = [record(**{**dict(run_id=name, backend=backend, seed=seed, epoch=e, epochs=epochs, train_acc=0.9,
-                                  val_acc=val_acc - 0.1 * (epochs - e), train_images=512, image_size=32),
-                           **(fields or {})}).to_json()
-                 for e in range(1, epochs + 1)]
-        (run_dir / f"{backend}.jsonl").write_text("\n".join(lines) + "\n")
-    return run_dir
+from conftest import compare, record, squeezed, write_run
 
 
 @pytest.fixture
@@ -55,7 +36,7 @@ def test_report_tables_equal_the_records(runs):
     result = compare("report", "--runs", str(out))
     assert result.returncode == 0, result.stderr[-2000:]
     report = (out / "REPORT.md").read_text()
-    table = _squeezed(report)
+    table = squeezed(report)
     for i, backend in enumerate(("PyTorch", "TensorFlow/Keras")):
         accs = [100 * v[i] for v in seeds.values()]
         gap = statistics.mean(90 - a for a in accs)
@@ -154,7 +135,7 @@ def test_did_not_learn(changes, reason):
 def test_table_warns_beside_ok_and_the_verdict_is_no_agree():
     runs = {"torch": [finished_record(val_acc=0.10, val_loss=8864.8)],
             "tensorflow": [finished_record("tensorflow", val_acc=0.10, val_loss=2.30)]}
-    table = _squeezed(markdown(table_rows(runs, "cnn", {})))
+    table = squeezed(markdown(table_rows(runs, "cnn", {})))
     assert "| 10.00% | 1.5000 | 8864.8000 | 500 | 2000 | 100.0 | 10 | ok — at chance, val loss 8864.8 ≫ ln 10 |" \
         in table
     assert table.endswith("| ok — at chance |")
@@ -207,7 +188,7 @@ def test_report_gives_no_agree_for_runs_at_chance(tmp_path):
     report = (out / "REPORT.md").read_text()
     assert "AGREE" not in report and report.count("Parity: no verdict — both backends are at chance") == 2
     assert "after 8 training steps (1 epoch × 8)" in report and "after 16 training steps (2 epochs × 8)" in report
-    assert "| ok (2 seeds) — at chance in 2 of 2 seeds |" in _squeezed(report)
+    assert "| ok (2 seeds) — at chance in 2 of 2 seeds |" in squeezed(report)
 
 
 def test_unmeasured_throughput_is_a_dash_with_a_footnote_never_nan():
@@ -215,7 +196,7 @@ def test_unmeasured_throughput_is_a_dash_with_a_footnote_never_nan():
     runs = {"torch": [finished_record(train_images_per_sec=nan)], "tensorflow": [finished_record("tensorflow")]}
     text = table_text(table_rows(runs, "cnn", {}), warmup_batches=5)
     assert "nan" not in text
-    assert "| PyTorch | 45.00% | 55.00% | 1.5000 | 1.2000 | – | 2000 |" in _squeezed(text)
+    assert "| PyTorch | 45.00% | 55.00% | 1.5000 | 1.2000 | – | 2000 |" in squeezed(text)
     assert text.endswith("\n\n– : the epoch had fewer steps than the 5 warm-up batches left out of img/s; "
                          "train longer to measure throughput.")
     measured = {"torch": [finished_record()], "tensorflow": [finished_record("tensorflow")]}
@@ -223,7 +204,7 @@ def test_unmeasured_throughput_is_a_dash_with_a_footnote_never_nan():
     # several devices: the per-device column and the efficiency are unmeasured too
     parallel = {"torch": [finished_record(train_images_per_sec=nan, world_size=2, single_device_images_per_sec=300.0)]}
     text = table_text(table_rows(parallel, "cnn", {}), warmup_batches=5)
-    assert "| – | 2 | – | 300 | – |" in _squeezed(text) and "nan" not in text and "warm-up" in text
+    assert "| – | 2 | – | 300 | – |" in squeezed(text) and "nan" not in text and "warm-up" in text
     # over seeds: the median of the measured ones, a dash when none was measured
     seeds = {"torch": [[finished_record(train_images_per_sec=nan)], [finished_record(train_images_per_sec=400.0)]],
              "tensorflow": [[finished_record("tensorflow", train_images_per_sec=nan)]]}
@@ -238,7 +219,7 @@ def test_report_shows_unmeasured_throughput_as_a_dash_with_a_footnote(tmp_path):
     assert result.returncode == 0 and "Traceback" not in result.stderr
     report = (out / "REPORT.md").read_text()
     assert "nan" not in report.split("## Curves")[0]
-    assert "| PyTorch | – | 2000 |" in _squeezed(report) and "left out of img/s; train longer" in report
+    assert "| PyTorch | – | 2000 |" in squeezed(report) and "left out of img/s; train longer" in report
     assert matplotlib.image.imread(out / "figures" / "throughput.png").shape[:2] == (FIGSIZE[1] * DPI, FIGSIZE[0] * DPI)
 
 

@@ -12,8 +12,7 @@ import pytest
 
 from shared.metrics import read_jsonl
 
-from conftest import ROOT
-from test_cli import compare
+from conftest import ROOT, compare, like_a_terminal
 
 # The recipe's own batch (256) and learning rate, 36 steps in all: at batch 64 and lr 0.05 Keras
 # was the same twice on an Intel Xeon where the default batch was not (inter-op concurrency).
@@ -29,12 +28,6 @@ def uninterrupted(real_data_env_module, tmp_path_factory):
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     [run_dir] = [p for p in out.iterdir() if p.is_dir()]
     return {b: read_jsonl(run_dir / f"{b}.jsonl")[0] for b in ("torch", "tensorflow")}
-
-
-def like_a_terminal():
-    """SIGINT handled by default, as under a terminal: a shell's background job (how CI may run
-    the tests) starts with SIGINT ignored, and that would be inherited."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def start_and_reach_second_epoch(out, backend, stderr=subprocess.DEVNULL, epochs=3):

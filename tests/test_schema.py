@@ -6,19 +6,12 @@ from dataclasses import asdict
 import pytest
 
 from shared.config import MODELS, RunConfig, resolve
-from shared.metrics import SCHEMA_VERSION, EpochRecord, SchemaError, read_jsonl, validate
+from shared.metrics import SchemaError, read_jsonl, validate
 from shared.reporting.tables import append_summary, markdown, parity_verdict, table_rows
 from shared.schedule import learning_rate
 
 
-def record(**changes) -> EpochRecord:
-    base = dict(schema_version=SCHEMA_VERSION, run_id="r1", model="cnn", variant="cifar",
-                mode="scratch", backend="torch", framework_version="2.14.1", device="cpu", seed=0,
-                epoch=1, train_loss=1.5, train_acc=0.45, val_loss=1.2, val_acc=0.55,
-                epoch_seconds=100.0, train_images_per_sec=500.0, eval_images_per_sec=2000.0,
-                peak_host_mb=900.0, peak_device_mb=None, params_total=10, params_trainable=10,
-                status="ok", epochs=1)
-    return EpochRecord(**{**base, **changes})
+from conftest import record
 
 
 def test_record_round_trip():
