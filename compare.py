@@ -226,7 +226,7 @@ def new_run_dir(out: Path, cfg: RunConfig, kind: str = "train") -> Path:
     run_dir = out / run_id
     run_dir.mkdir(parents=True)
     cfg.run_id = run_id
-    provenance.save(run_dir, provenance.collect(invocation, Path(__file__).resolve().parent))
+    provenance.save(run_dir, provenance.collect(invocation, ROOT))
     return run_dir
 
 

@@ -140,7 +140,7 @@ def total_minutes(runs: dict[str, list[list[EpochRecord]]]) -> list[str]:
     median over the finished seeds), in minutes."""
     cells = []
     for seed_runs in runs.values():
-        totals = sorted(sum(r.epoch_seconds for r in records) / 60 for records in seed_runs if finished(records))
+        totals = [sum(r.epoch_seconds for r in records) / 60 for records in seed_runs if finished(records)]
         cells.append(f"{pd.Series(totals).median():.1f}" if totals else "-")
     return cells
 
