@@ -6,6 +6,7 @@
     python compare.py --model cnn --seeds 3                          (mean ± std, Welch's interval)
     python compare.py parity --model resnet18 --variant imagenet    (layer-by-layer check)
     python compare.py report [--runs results/]                      (REPORT.md and figures)
+    python compare.py table [--weights-dir DIR]                     (the original project's table)
 
 Each backend runs in its own process (python -m pytorch_impl / tensorflow_impl RUN_DIR), on the
 same verified data, the same batch plan and, when PyTorch is installed, the same initial
@@ -24,6 +25,7 @@ import dataclasses
 import importlib.util
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -42,6 +44,7 @@ from shared.distributed import batch_problem
 from shared import provenance
 from shared.io import atomic_write_text
 from shared.metrics import EpochRecord, finished, read_jsonl
+from shared.reporting import original
 from shared.reporting.stats import STATISTICAL_TOLERANCE
 from shared.reporting.tables import (DEFAULT_TOLERANCE_POINTS, append_summary, bench_rows, bench_settings_line,
                                      markdown, parity_verdict, seed_rows, seeds_verdict, table_rows, table_text)
@@ -49,6 +52,7 @@ from shared.reporting.tables import (DEFAULT_TOLERANCE_POINTS, append_summary, b
 ROOT = Path(__file__).resolve().parent
 EXIT_BACKEND_FAILED, EXIT_BAD_ARGS, EXIT_DATA, EXIT_WEIGHTS = 1, 2, 3, 4
 current_run: Path | None = None  # the run folder being trained, for the Ctrl-C message
+run_folders: list[Path] = []  # every run folder this command made, in order (compare.py table lists them)
 invocation: list[str] = []  # compare.py's arguments, saved in each new run folder's provenance.json
 
 
@@ -80,7 +84,8 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, set[str]]:
                "(shared/config.py); flags override them. Exit codes: 0 ok, 1 a backend failed, "
                "2 bad arguments, 3 dataset missing or corrupt, 4 ImageNet weights missing or unfit. "
                "`compare.py parity --help`: the layer-by-layer PyTorch/Keras check; `compare.py report --help`: "
-               "REPORT.md, figures and summary.csv from the stored runs.")
+               "REPORT.md, figures and summary.csv from the stored runs; `compare.py table --help`: the original "
+               "project's table, every model in its original mode, in both backends.")
     p.add_argument("--model", default="cnn", choices=(*MODELS, "all"),
                    help="model to train, or all of them one after the other (default: cnn)")
     p.add_argument("--mode", choices=MODES, default="scratch",
@@ -149,11 +154,12 @@ GPU_PROBES = {"torch": "import sys, torch; sys.exit(0 if torch.cuda.is_available
 
 
 class Exit(Exception):
-    """Stop compare.py with this exit code; with a message, printed as its one error line (fail)."""
+    """Stop compare.py with this exit code; with a message, printed as its one error line (fail).
+    detail: the one line already printed, for a caller that goes on (compare.py table)."""
 
-    def __init__(self, code: int, message: str | None = None):
+    def __init__(self, code: int, message: str | None = None, detail: str | None = None):
         super().__init__(message)
-        self.code, self.message = code, message
+        self.code, self.message, self.detail = code, message, detail
 
 
 def fail(code: int, message: str) -> int:
@@ -170,6 +176,8 @@ def main(argv=None) -> int:
             return parity(argv[1:])
         if argv[:1] == ["bench"]:
             return bench(argv[1:])
+        if argv[:1] == ["table"]:
+            return table(argv[1:])
         if argv[:1] == ["report"]:
             from shared.reporting.command import main as report  # matplotlib: only this command needs it
             return report(argv[1:])
@@ -225,6 +233,7 @@ def new_run_dir(out: Path, cfg: RunConfig, kind: str = "train") -> Path:
     run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{what}-{secrets.token_hex(2)}"
     run_dir = out / run_id
     run_dir.mkdir(parents=True)
+    run_folders.append(run_dir)
     cfg.run_id = run_id
     provenance.save(run_dir, provenance.collect(invocation, ROOT))
     return run_dir
@@ -443,10 +452,10 @@ def make_initial_weights(cfg: RunConfig, run_dir: Path) -> None:
     if code == EXIT_WEIGHTS:  # the weights are missing or unfit: nothing ran, nothing to keep
         print(last, file=sys.stderr)
         shutil.rmtree(run_dir, ignore_errors=True)
-        raise Exit(EXIT_WEIGHTS)
+        raise Exit(EXIT_WEIGHTS, detail=last)
     if code != 0 and cfg.pretrained:  # the run folder keeps the log that the line points to
         print(last, file=sys.stderr)
-        raise Exit(EXIT_BACKEND_FAILED)
+        raise Exit(EXIT_BACKEND_FAILED, detail=last)
     if code != 0:
         print(f"warning: could not make shared initial weights ({last}); each backend uses its own",
               file=sys.stderr)
@@ -578,6 +587,164 @@ def bench_model(model: str, args: argparse.Namespace, settings: BenchSettings, b
     return table, text, len(done) == len(backends)
 
 
+# --- compare.py table: the original project's table --------------------------------------------
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose mistakes are one line (exit 2), without the usage block."""
+
+    def error(self, message: str):
+        raise Exit(EXIT_BAD_ARGS, f"{message} (see {self.prog} --help)")
+
+
+def table_parser() -> argparse.ArgumentParser:
+    p = OneLineParser(prog="compare.py table", description="The original project's table again: the CNN from "
+                      "scratch, AlexNet, MobileNetV2 and ResNet-18 fine-tuned from ImageNet weights, ViT-B/16 as a "
+                      "linear probe, each a normal run in each backend, with the original's figures (T4 GPU) "
+                      "beside them.", epilog="A model whose ImageNet weights cannot be had is skipped with one line; "
+                      "the others still run. Exit codes: 0 every model that could run ran, 1 a backend failed, "
+                      "2 bad arguments, 3 dataset missing or corrupt, 4 nothing could run (no weights).")
+    p.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS), metavar="MODEL",
+                   help=f"the rows to run, of {', '.join(MODELS)} (default: all five)")
+    p.add_argument("--backend", default="both", choices=(*BACKENDS, "both"), help="default: both")
+    p.add_argument("--weights-dir", metavar="DIR", help="a folder of torchvision's checkpoint files under their "
+                   f"usual names ({', '.join(original.CHECKPOINTS.values())}); a model whose file is not there is "
+                   "skipped (default: torch.hub's cache, downloading what is missing)")
+    p.add_argument("--weights", action="append", default=[], metavar="MODEL=SPEC",
+                   help="one model's weights, as --weights takes them: a .pth/.safetensors file or an enum member "
+                        "(e.g. mobilenet=../shared/weights/FILE.pth); repeatable; wins over --weights-dir")
+    p.add_argument("--epochs", type=positive_int, help="training epochs of every model (default: each recipe's)")
+    p.add_argument("--batch-size", type=positive_int, help="training batch size (default: each recipe's)")
+    p.add_argument("--subset", type=positive_int, help="train on this many training images")
+    p.add_argument("--val-split", type=positive_int,
+                   help="hold out this many training images for validation instead of the test set")
+    p.add_argument("--image-size", type=positive_int,
+                   help="side MobileNetV2 and ResNet-18 read (e.g. 128); the others keep theirs (default: 224)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and batch plan")
+    p.add_argument("--seeds", type=positive_int, default=1, help="run N seeds per model (mean ± std)")
+    add_speed_options(p)
+    p.add_argument("--data-dir", help="CIFAR-10 file or folder (default: $CIFAR10_DATA, then the cache)")
+    p.add_argument("--out", default="results", help="results folder (default: results/)")
+    return p
+
+
+def table(argv: list[str]) -> int:
+    """`compare.py table ...`: each of the original's models in its original mode, a normal run
+    (train_seeds) in each backend, then one table with the original's figures beside them."""
+    args = table_parser().parse_args(argv)
+    specs, missing = table_weights(args)
+    configs = [resolve(m, original.MODES[m], image_size=args.image_size if m in RESIZABLE else None,
+                       weights=specs.get(m), epochs=args.epochs, batch_size=args.batch_size, subset=args.subset,
+                       val_split=args.val_split, seed=args.seed, device=args.device, precision=args.precision,
+                       compile=args.compile, data_dir=args.data_dir, out=args.out)
+               for m in MODELS if m in args.models]
+    backends = chosen_backends(args.backend)
+    check_gpu(backends, args.device, args.precision)
+    if args.data_dir is not None and not Path(args.data_dir).expanduser().exists():
+        raise Exit(EXIT_DATA, f"--data-dir {args.data_dir} does not exist")
+    data = load_data(args.data_dir)
+    n_train = check_sizes(args, configs, len(data.x_train))
+    out = results_folder(args.out)
+    missing.update(unavailable_weights({m: s for m, s in specs.items()
+                                        if m not in missing and not (s and Path(s).is_file())}))
+    if len(missing) == len(configs):
+        raise Exit(EXIT_WEIGHTS, "nothing to run: " + "; ".join(f"{m}: {line}" for m, line in missing.items()))
+    for model, line in missing.items():
+        print(f"table: {model} skipped: {line}", file=sys.stderr, flush=True)
+    rows, ok = [], True
+    for cfg in configs:
+        if cfg.model in missing:
+            rows.append(original.Row(cfg.model, cfg.mode, cfg.image_size, skipped="no ImageNet weights",
+                                     detail=missing[cfg.model]))
+            continue
+        row, finished_all = table_row(cfg, [args.seed + i for i in range(args.seeds)], backends, data.source,
+                                      n_train, out)
+        rows.append(row)
+        ok &= finished_all
+    write_table(rows, backends, out, args.seed)
+    if all(row.measured is None for row in rows):
+        return EXIT_WEIGHTS if all(row.skipped for row in rows) else EXIT_BACKEND_FAILED
+    return 0 if ok else EXIT_BACKEND_FAILED
+
+
+def table_weights(args: argparse.Namespace) -> tuple[dict[str, str | None], dict[str, str]]:
+    """Each chosen pretrained model's --weights: its MODEL=SPEC, else its file in --weights-dir,
+    else None (torchvision's cache, or a download); and, in one line each, the files that
+    --weights-dir lacks. Exit 2 for a malformed flag or --image-size."""
+    given = {}
+    for item in args.weights:
+        model, _, spec = item.partition("=")
+        if model not in original.CHECKPOINTS or not spec:
+            raise Exit(EXIT_BAD_ARGS, f"--weights {item}: expected MODEL=FILE or MODEL=MEMBER, MODEL one of "
+                                      f"{', '.join(original.CHECKPOINTS)}")
+        local = Path(spec).expanduser()  # a file, as the backend processes (run in this checkout) will find it
+        given[model] = str(local.resolve()) if local.exists() else spec
+    folder = Path(args.weights_dir).expanduser().resolve() if args.weights_dir else None
+    if folder is not None and not folder.is_dir():
+        raise Exit(EXIT_BAD_ARGS, f"--weights-dir {args.weights_dir} is not a folder")
+    if args.image_size:
+        try:
+            input_size(RESIZABLE[0], "imagenet", args.image_size)
+        except ValueError as err:
+            raise Exit(EXIT_BAD_ARGS, f"--image-size {args.image_size}: {err}") from None
+    pretrained = [m for m in args.models if m in original.CHECKPOINTS]
+    specs = {m: given.get(m) or (str(folder / original.CHECKPOINTS[m]) if folder else None) for m in pretrained}
+    missing = {m: f"{original.CHECKPOINTS[m]} is not in {folder}/; download it from {original.checkpoint_url(m)} "
+                  f"into that folder" for m in pretrained
+               if folder and m not in given and not (folder / original.CHECKPOINTS[m]).is_file()}
+    return specs, missing
+
+
+def unavailable_weights(specs: dict[str, str | None]) -> dict[str, str]:
+    """Why each of these pretrained models cannot run, in one line, asked of PyTorch in its own
+    process (python -m pytorch_impl.pretrained), which downloads into torch.hub's cache what
+    is missing there; {} when all can. (A file that exists is not asked about: whether it fits
+    the model is seen when its run starts.)"""
+    if specs and not installed("torch"):
+        return {m: "needs PyTorch: torchvision provides the ImageNet weights both backends start from "
+                   "(pip install -r requirements.txt)" for m in specs}
+    if not specs:
+        return {}
+    print(f"table: checking the ImageNet weights of {', '.join(specs)} (downloading what is missing)", flush=True)
+    found = subprocess.run([sys.executable, "-m", "pytorch_impl.pretrained", *(f"{m}={s or ''}" for m, s in specs.items())],
+                           cwd=ROOT, env=backend_env(), capture_output=True, text=True)
+    answers = dict(line.split("\t", 1) for line in found.stdout.splitlines() if "\t" in line)
+    why = (found.stderr.strip().splitlines() or [f"exit {found.returncode}"])[-1]
+    return {m: answers.get(m, why) for m in specs if answers.get(m) != "ok"}
+
+
+def table_row(cfg: RunConfig, seeds: list[int], backends: list[str], source: str, n_train: int,
+              out: Path) -> tuple[original.Row, bool]:
+    """One model's normal runs (train_seeds) as a row of the table, and whether every backend
+    finished; weights that turn out unusable when the run starts skip the row (their one line is
+    printed already)."""
+    row, first, ok = original.Row(cfg.model, cfg.mode, cfg.image_size), len(run_folders), True
+    try:
+        row.measured, _, ok = train_seeds(cfg, seeds, backends, source, n_train, out, None)
+    except Exit as stop:  # from make_initial_weights
+        if stop.code == EXIT_WEIGHTS:
+            row.skipped, row.detail = "unusable ImageNet weights", stop.detail
+        else:
+            row.failed, ok = stop.detail or f"exit {stop.code}", False
+    row.runs = [p.name for p in run_folders[first:] if p.exists()]
+    return row, ok
+
+
+def write_table(rows: list[original.Row], backends: list[str], out: Path, seed: int) -> Path:
+    """The combined table, printed and saved (atomically) in --out beside the run folders."""
+    frame = original.combined_table(rows, backends)
+    notes = [f"- {line}" for line in original.notes(rows)]
+    runs = [f"- {original.NAMES[r.model]}: {', '.join(r.runs)}" for r in rows if r.runs]
+    text = "\n\n".join(filter(None, [
+        markdown(frame), f"{original.ORIGINAL}: the original project's published figures (T4 GPU).",
+        "Not run:\n" + "\n".join(notes) if notes else "",
+        f"Run folders (in {out}):\n" + "\n".join(runs) if runs else "",
+        "Command: python compare.py " + shlex.join(invocation)]))
+    path = out / f"{time.strftime('%Y%m%d-%H%M%S')}-table-seed{seed}.md"
+    atomic_write_text(path, f"# The original project's table, PyTorch and TensorFlow/Keras\n\n{text}\n")
+    print(f"\n{text}\n\ntable: {path}", flush=True)
+    return path
+
+
 # --- compare.py parity --------------------------------------------------------------------------
 
 def parity(argv: list[str]) -> int:
@@ -644,12 +811,16 @@ def save_summary(out: Path, records: list, run_dir: Path) -> None:
               file=sys.stderr)
 
 
+def backend_env() -> dict[str, str]:
+    """The environment of a backend process: MALLOC_ENV under the user's, this checkout importable."""
+    return {**MALLOC_ENV, **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+
+
 def run_process(args: list[str], echo: bool = True) -> tuple[int, str]:
     """Run a backend process, echoing its output (unless echo is False: then its stderr is only
     read); return its exit code and last stderr line."""
-    env = {**MALLOC_ENV, **os.environ,
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=backend_env(), stderr=subprocess.PIPE, text=True)
     last = ""
     try:
         for line in proc.stderr:

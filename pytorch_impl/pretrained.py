@@ -8,9 +8,26 @@ torchvision keeps downloads in $TORCH_HOME/hub/checkpoints/ (torch.hub.get_dir()
 there is used as it is. When it is missing and cannot be downloaded, WeightsError says which file
 to put where. The 1000-class ImageNet head is left out: the model keeps its seeded 10-class head.
 Keras gets these very tensors through the run's initial_weights.npz and the generic port.
+
+    python -m pytorch_impl.pretrained MODEL[=SPEC] ...
+
+checks, before anything trains (`compare.py table`), that each model's weights (SPEC as for
+--weights; the default member without it) are there or can be downloaded: one line per model on
+stdout, "MODEL<tab>ok" or "MODEL<tab>the reason".
 """
 
 from __future__ import annotations
+
+if __name__ == "__main__":
+    # Imported again as pytorch_impl.pretrained inside the guard, so a torch that is installed but
+    # fails to import says so in one line (as shared.run.run_backend does for the backends).
+    import sys
+    try:
+        from pytorch_impl.pretrained import check_main
+    except Exception as err:  # noqa: BLE001
+        print(f"torch is installed but cannot be imported: {type(err).__name__}: {err}".splitlines()[0], file=sys.stderr)
+        raise SystemExit(1) from None
+    raise SystemExit(check_main(sys.argv[1:]))
 
 import hashlib
 import os
@@ -73,20 +90,42 @@ def read_state(weights) -> tuple[dict[str, torch.Tensor], str]:
             state = torch.load(path, map_location="cpu", weights_only=True)
         name = f"file:{path.name}"
     else:
-        path = checkpoint_path(weights)
-        if not path.exists():
-            try:  # torchvision's own download (sha256-prefix checked, into path)
-                weights.get_state_dict(progress=True, check_hash=True)
-            except (urllib.error.URLError, OSError, RuntimeError) as err:
-                raise WeightsError(
-                    f"{weights!r} is not in {path.parent}/ and could not be downloaded "
-                    f"({type(err).__name__}); put {path.name} from {weights.url} into {path.parent}/ "
-                    f"(the folder follows $TORCH_HOME)") from None
+        path = fetch(weights)
         state = torch.load(path, map_location="cpu", weights_only=True)
         name = repr(weights)
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise WeightsError(f"{path}: not a state_dict of tensors")
     return state, f"{name}@sha256:{sha256_prefix(path)}"
+
+
+def fetch(weights) -> Path:
+    """An enum member's file in torch.hub's folder, downloaded there first if it is missing."""
+    path = checkpoint_path(weights)
+    if not path.exists():
+        try:  # torchvision's own download (sha256-prefix checked, into path)
+            weights.get_state_dict(progress=True, check_hash=True)
+        except (urllib.error.URLError, OSError, RuntimeError) as err:
+            raise WeightsError(
+                f"{weights!r} is not in {path.parent}/ and could not be downloaded "
+                f"({type(err).__name__}); put {path.name} from {weights.url} into {path.parent}/ "
+                f"(the folder follows $TORCH_HOME)") from None
+    return path
+
+
+def check_main(args: list[str]) -> int:
+    """`python -m pytorch_impl.pretrained MODEL[=SPEC] ...`: whether each model's weights can be
+    had (a file there, or an enum member cached or downloaded now), one line per model on stdout."""
+    for arg in args:
+        model, _, spec = arg.partition("=")
+        try:
+            weights = resolve_weights(model, spec or None)
+            if not isinstance(weights, Path):
+                fetch(weights)
+            reason = "ok"
+        except WeightsError as err:
+            reason = str(err)
+        print(f"{model}\t{reason}", flush=True)
+    return 0
 
 
 def sha256_prefix(path: Path, length: int = 12) -> str:
