@@ -26,7 +26,7 @@ def test_help_imports_no_framework():
     assert result.stdout.strip().endswith("[]")
 
 
-@pytest.mark.parametrize("command", ["parity", "bench", "report"])
+@pytest.mark.parametrize("command", ["parity", "bench", "report", "table"])
 def test_subcommand_help_imports_no_framework(command):
     code = (f"import sys; sys.argv = ['compare.py', {command!r}, '--help']; import compare\n"
             "try:\n    compare.main()\nexcept SystemExit as e:\n    assert e.code == 0\n"
