@@ -726,6 +726,9 @@ def table_row(cfg: RunConfig, seeds: list[int], backends: list[str], source: str
         else:
             row.failed, ok = stop.detail or f"exit {stop.code}", False
     row.runs = [p.name for p in run_folders[first:] if p.exists()]
+    row.settings = (f"{cfg.epochs} epoch{'s' if cfg.epochs > 1 else ''}, batch {cfg.batch_size}, {cfg.subset or n_train} "
+                    f"training images, validation on {f'{cfg.val_split} held out' if cfg.val_split else 'the test set'}, "
+                    f"{cfg.precision}{', compiled' if cfg.compile else ''}")
     return row, ok
 
 
@@ -733,7 +736,7 @@ def write_table(rows: list[original.Row], backends: list[str], out: Path, seed: 
     """The combined table, printed and saved (atomically) in --out beside the run folders."""
     frame = original.combined_table(rows, backends)
     notes = [f"- {line}" for line in original.notes(rows)]
-    runs = [f"- {original.NAMES[r.model]}: {', '.join(r.runs)}" for r in rows if r.runs]
+    runs = [f"- {original.NAMES[r.model]} ({r.settings}): {', '.join(r.runs)}" for r in rows if r.runs]
     text = "\n\n".join(filter(None, [
         markdown(frame), f"{original.ORIGINAL}: the original project's published figures (T4 GPU).",
         "Not run:\n" + "\n".join(notes) if notes else "",

@@ -62,11 +62,17 @@ def original_line(model: str) -> str:
     return f"| original (T4) | {train_acc:.2f}% | {val_acc:.2f}% | {train_loss:.4f} | {val_loss:.4f} | published |"
 
 
+def combined(text: str) -> list[str]:
+    """The lines of the combined table, the last table printed (each run's comes before it)."""
+    lines = squeezed(text).splitlines()
+    start = max(i for i, line in enumerate(lines) if line.startswith("| Model | Mode | Backend |"))
+    return lines[start:]
+
+
 def table_lines(text: str) -> dict[str, list[str]]:
-    """The combined table's rows by model name (the last table printed)."""
-    table = squeezed(text.split("\n\n| Model | Mode |")[-1].join(["| Model | Mode |", ""]))
+    """The combined table's rows by model name."""
     rows: dict[str, list[str]] = {}
-    for line in table.splitlines()[2:]:
+    for line in combined(text)[2:]:
         rows.setdefault(line.split(" | ")[0].removeprefix("| "), []).append(line)
     return rows
 
@@ -86,10 +92,11 @@ def test_every_model_in_its_original_mode_in_both_backends(real_data_env, offlin
         assert keras_row.startswith(f"| {name} | {modes[name]} | TensorFlow/Keras |") and MEASURED.search(keras_row)
         assert published.endswith(original_line(model))
     [path] = out.glob("*-table-seed0.md")
-    assert squeezed(path.read_text()) == squeezed(result.stdout.split("\n\n| Model | Mode |")[-1].join(["| Model | Mode |", ""]))
+    assert combined(path.read_text()) == combined(result.stdout)
     runs = sorted(p for p in out.iterdir() if p.is_dir())
     assert len(runs) == 5 and all((p / "provenance.json").is_file() and (p / "table.md").is_file() for p in runs)
     for run in runs:
+        assert run.name in path.read_text()
         for backend in ("torch", "tensorflow"):
             [record], problems = read_jsonl(run / f"{backend}.jsonl")
             assert problems == [] and record.status == "ok"

@@ -54,6 +54,7 @@ class Row:
     detail: str | None = None    # and in the one line printed when it was skipped (under the table)
     failed: str | None = None    # the run stopped before its table (its initial weights could not be made)
     runs: list[str] = field(default_factory=list)  # its run folders
+    settings: str = ""           # what they ran: epochs, batch, images, precision
 
 
 def original_row(model: str) -> dict[str, str]:
