@@ -20,6 +20,7 @@ from shared.metrics import steady_images_per_sec
 from shared.run import RecordWriter, Split, normalization, print_epoch
 
 from .data import to_batch, to_labels
+from .device import autocast, grad_scaler
 from .optim import make_loss, make_optimizer, set_learning_rate
 
 
@@ -31,11 +32,12 @@ def split_head(model: nn.Module, name: str) -> tuple[nn.Module, nn.Linear]:
 
 
 def extract(backbone: nn.Module, x: np.ndarray, cfg: RunConfig, device) -> tuple[np.ndarray, float]:
-    """(features of every image in eval mode, images/s)."""
+    """(features of every image in eval mode, at the run's precision as evaluation runs (Keras
+    extracts under its global policy), images/s)."""
     backbone.eval()
     parts = []
     start = time.perf_counter()
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast(device, cfg.precision):
         for where in eval_slices(len(x), cfg.eval_batch_size):
             parts.append(backbone(to_batch(x[where], device, cfg.image_size, *normalization(cfg))).float().cpu().numpy())
     return np.concatenate(parts), len(x) / (time.perf_counter() - start)
@@ -55,7 +57,9 @@ def train_probe(model: nn.Module, cfg: RunConfig, split: Split, writer: RecordWr
     train_x, val_x = torch.from_numpy(train_x).to(device), torch.from_numpy(val_x).to(device)
     train_y, val_y = to_labels(split.y_train, device), to_labels(split.y_val, device)
 
-    optimizer, loss_fn = make_optimizer(head, cfg), make_loss(cfg)
+    # The head steps as the full path's do (autocast, loss scaling); train.py imports this module.
+    from .train import train_step
+    optimizer, loss_fn, scaler = make_optimizer(head, cfg), make_loss(cfg), grad_scaler(device, cfg.precision)
     steps = steps_per_epoch(len(train_x), cfg.batch_size)
     for epoch in range(1, cfg.epochs + 1):
         start = time.perf_counter()
@@ -69,17 +73,13 @@ def train_probe(model: nn.Module, cfg: RunConfig, split: Split, writer: RecordWr
                 steady_start = time.perf_counter()
             set_learning_rate(optimizer, cfg.learning_rate((epoch - 1) * steps + i, steps * cfg.epochs))
             index = torch.from_numpy(plan.order[where]).to(device)
-            logits = head(train_x[index])
-            loss = loss_fn(logits, train_y[index])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += loss.detach()
+            loss, logits = train_step(head, optimizer, scaler, loss_fn, train_x[index], train_y[index], cfg, device)
+            loss_sum += loss
             correct += (logits.argmax(1) == train_y[index]).sum()
         loss_sum, correct = loss_sum.item(), correct.item()
         train_seconds = None if steady_start is None else time.perf_counter() - steady_start
         eval_start = time.perf_counter()
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(device, cfg.precision):
             val_logits = head(val_x)
             val_loss = loss_fn(val_logits, val_y).item()
             val_acc = (val_logits.argmax(1) == val_y).float().mean().item()
