@@ -26,11 +26,16 @@ from shared.data import default_cache_dir
 from shared.io import atomic_write_bytes
 
 
+# Raised when what the same key would hold changes: 2 since PyTorch extracts under the run's
+# autocast (before, its "bf16" features were fp32 ones).
+EXTRACTION_VERSION = 2
+
+
 def feature_key(cfg: RunConfig, *, backend: str, framework_version: str, weights: str, part: str) -> str:
     """`weights` is the initial-weights source without its head (the backbone's identity);
     `part` is "train" or "val"."""
-    identity = dict(backend=backend, framework=framework_version, model=cfg.model, variant=cfg.variant,
-                    weights=weights, image_size=cfg.image_size, mode=cfg.mode, part=part,
+    identity = dict(extraction=EXTRACTION_VERSION, backend=backend, framework=framework_version, model=cfg.model,
+                    variant=cfg.variant, weights=weights, image_size=cfg.image_size, mode=cfg.mode, part=part,
                     subset=cfg.subset, val_split=cfg.val_split, precision=cfg.precision, device=cfg.device)
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:24]
 
