@@ -31,6 +31,7 @@ from shared.run import load_split, normalization  # noqa: E402
 from .data import ResidentImages, training_batches  # noqa: E402
 from .device import (autocast, check_precision, grad_scaler, make_deterministic, peak_device_mb,  # noqa: E402
                      resolve_device)
+from .idiomatic import time_idiomatic  # noqa: E402
 from .models import build_model, count_params  # noqa: E402
 from .optim import make_loss, make_optimizer  # noqa: E402
 from .train import compiled, evaluate, synchronize, train_epoch  # noqa: E402
@@ -89,12 +90,16 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
             net(one)
         synchronize(device)
     latency = median_ms(infer, settings.latency_runs, settings.latency_warmup)
+    peak_mb, peak_gpu_mb = peak_host_mb(), peak_device_mb(device)
+
+    # 6. the idiomatic reference, on the same staged batch.
+    idiomatic = time_idiomatic(model, x, y, cfg, settings, device)
 
     record = write_record(
         run_dir, cfg, settings, backend="torch", framework_version=torch.__version__, device=device.type,
-        params_total=count_params(model)[0], timer=timer,
+        params_total=count_params(model)[0], timer=timer, idiomatic=idiomatic,
         eval_images_per_sec=eval_ips, latency_ms_batch1=latency, pipeline_cpu_ms_per_batch=pipeline_cpu,
-        baseline_host_mb=BASELINE_HOST_MB,
-        peak_device_mb=peak_device_mb(device), data_load_seconds=data_load_seconds)
+        peak_host_mb=peak_mb, baseline_host_mb=BASELINE_HOST_MB,
+        peak_device_mb=peak_gpu_mb, data_load_seconds=data_load_seconds)
     print_record(record)
     return 0

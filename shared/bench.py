@@ -23,7 +23,13 @@ after the other and in that order:
    `windows × window_steps` batches without training: what the input pipeline takes from the
    model's cores, measured directly rather than as a ratio of two noisy throughputs;
 5. latency: one image in eval mode, `latency_runs` calls after `latency_warmup`, each waited for;
-   the median in milliseconds (what a "lightweight" model is for).
+   the median in milliseconds (what a "lightweight" model is for);
+6. the idiomatic reference (pytorch_impl/idiomatic.py, tensorflow_impl/idiomatic.py): the same
+   architecture trained as the framework's own tutorials train it, on the same pre-staged batch,
+   `warmup_steps` untimed steps then `windows` windows of `window_steps`, right after the above
+   in the same process. idiomatic_images_per_sec is its median window; parity_overhead = compute
+   ÷ idiomatic (1.0: exact parity costs nothing; 0.8: our parity code costs 20 % of the speed).
+   Peak memory is read before it, so the reference's second optimizer state does not count.
 
 Steady state: the stream starts with `warmup_steps` untimed steps of each source; they trace
 graphs, compile (torch.compile, XLA), autotune (oneDNN, cuDNN) and warm allocators and caches.
@@ -43,7 +49,7 @@ from pathlib import Path
 from typing import Callable
 
 from shared.io import append_line_durably, atomic_write_text
-from shared.metrics import SCHEMA_VERSION, BenchRecord, peak_host_mb
+from shared.metrics import SCHEMA_VERSION, BenchRecord
 
 SETTINGS_FILE = "bench.json"  # beside config.json: what makes a run folder a bench folder
 
@@ -156,13 +162,16 @@ def median_ms(call: Callable[[], object], runs: int, warmup: int) -> float:
 
 
 def write_record(run_dir: Path, cfg, settings: BenchSettings, *, backend: str, framework_version: str,
-                 device: str, params_total: int, timer: WindowTimer,
+                 device: str, params_total: int, timer: WindowTimer, idiomatic: WindowTimer,
                  eval_images_per_sec: float, latency_ms_batch1: float, pipeline_cpu_ms_per_batch: float,
-                 baseline_host_mb: float, peak_device_mb: float | None, data_load_seconds: float) -> BenchRecord:
+                 peak_host_mb: float, baseline_host_mb: float, peak_device_mb: float | None,
+                 data_load_seconds: float) -> BenchRecord:
     """The backend's BenchRecord, appended to RUN_DIR/<backend>.jsonl. Throughputs and the pipeline
     efficiency are computed here, from the windows the backend timed in its one process, in one
-    stream of alternating compute and train windows (`step_sources`)."""
+    stream of alternating compute and train windows (`step_sources`); the parity overhead from
+    that stream's compute windows and the idiomatic reference's (step 6)."""
     compute_images_per_sec, train_images_per_sec = timer.images_per_sec(COMPUTE), timer.images_per_sec(TRAIN)
+    idiomatic_images_per_sec = idiomatic.images_per_sec()
     record = BenchRecord(
         schema_version=SCHEMA_VERSION, run_id=cfg.run_id, model=cfg.model, variant=cfg.variant, backend=backend,
         framework_version=framework_version, device=device, batch_size=cfg.batch_size, precision=cfg.precision,
@@ -171,10 +180,13 @@ def write_record(run_dir: Path, cfg, settings: BenchSettings, *, backend: str, f
         pipeline_efficiency=train_images_per_sec / compute_images_per_sec,
         eval_images_per_sec=eval_images_per_sec, latency_ms_batch1=latency_ms_batch1,
         pipeline_cpu_ms_per_batch=pipeline_cpu_ms_per_batch,
-        peak_host_mb=peak_host_mb(), baseline_host_mb=baseline_host_mb, peak_device_mb=peak_device_mb,
+        idiomatic_images_per_sec=idiomatic_images_per_sec,
+        parity_overhead=compute_images_per_sec / idiomatic_images_per_sec,
+        peak_host_mb=peak_host_mb, baseline_host_mb=baseline_host_mb, peak_device_mb=peak_device_mb,
         data_load_seconds=data_load_seconds, timing=settings.method(device), status="ok",
         compute_windows=[round(r, 2) for r in timer.rates(COMPUTE)],
-        train_windows=[round(r, 2) for r in timer.rates(TRAIN)])
+        train_windows=[round(r, 2) for r in timer.rates(TRAIN)],
+        idiomatic_windows=[round(r, 2) for r in idiomatic.rates()])
     append_line_durably(Path(run_dir) / f"{backend}.jsonl", record.to_json())
     return record
 
@@ -183,5 +195,6 @@ def print_record(r: BenchRecord) -> None:
     print(f"[{r.backend}] compute {r.compute_images_per_sec:.0f} img/s, train (pipeline) "
           f"{r.train_images_per_sec:.0f} img/s, efficiency {r.pipeline_efficiency:.3f} (pipeline CPU "
           f"{r.pipeline_cpu_ms_per_batch:.1f} ms/batch), eval "
-          f"{r.eval_images_per_sec:.0f} img/s, latency {r.latency_ms_batch1:.2f} ms, peak RSS "
+          f"{r.eval_images_per_sec:.0f} img/s, idiomatic reference {r.idiomatic_images_per_sec:.0f} img/s (parity "
+          f"overhead {r.parity_overhead:.3f}), latency {r.latency_ms_batch1:.2f} ms, peak RSS "
           f"{r.peak_host_mb:.0f} MB (framework alone {r.baseline_host_mb:.0f} MB)", flush=True)

@@ -125,6 +125,11 @@ class BenchRecord:
     status: str
     compute_windows: list[float] = field(default_factory=list)  # img/s of every timed window
     train_windows: list[float] = field(default_factory=list)
+    # The framework's own idiom on the same staged batch (shared/bench.py, step 6); None in records
+    # made before it existed. parity_overhead = compute ÷ idiomatic.
+    idiomatic_images_per_sec: float | None = None
+    parity_overhead: float | None = None
+    idiomatic_windows: list[float] = field(default_factory=list)
     kind: str = "bench"
 
     def to_json(self) -> str:

@@ -35,6 +35,7 @@ from shared.run import load_split  # noqa: E402
 from .callbacks import timed_fit  # noqa: E402
 from .data import eval_batches, training_batches  # noqa: E402
 from .device import make_deterministic, peak_device_mb, resolve_device, set_precision  # noqa: E402
+from .idiomatic import time_idiomatic  # noqa: E402
 from .models import build_model, count_params  # noqa: E402
 from .optim import make_loss, make_optimizer  # noqa: E402
 
@@ -80,12 +81,16 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
     infer = tf.function(lambda x: model(x, training=False), jit_compile=cfg.compile)
     one = first[0][:1]
     latency = median_ms(lambda: infer(one).numpy(), settings.latency_runs, settings.latency_warmup)
+    peak_mb, peak_gpu_mb = peak_host_mb(), peak_device_mb(device)
+
+    # 6. the idiomatic reference, on the same staged batch.
+    idiomatic = time_idiomatic(model, staged, cfg, settings)
 
     record = write_record(
         run_dir, cfg, settings, backend="tensorflow", framework_version=tf.__version__, device=device,
-        params_total=count_params(model)[0], timer=timer,
+        params_total=count_params(model)[0], timer=timer, idiomatic=idiomatic,
         eval_images_per_sec=eval_ips, latency_ms_batch1=latency, pipeline_cpu_ms_per_batch=pipeline_cpu,
-        baseline_host_mb=BASELINE_HOST_MB,
-        peak_device_mb=peak_device_mb(device), data_load_seconds=data_load_seconds)
+        peak_host_mb=peak_mb, baseline_host_mb=BASELINE_HOST_MB,
+        peak_device_mb=peak_gpu_mb, data_load_seconds=data_load_seconds)
     print_record(record)
     return 0

@@ -89,8 +89,13 @@ def test_bench_writes_one_record_per_backend_with_the_schema(bench_run):
         assert record.train_images_per_sec == pytest.approx(np.median(record.train_windows), abs=0.01)
         assert record.timing.startswith("median of 2 windows x 2 steps after 1 untimed warm-up steps, compute "
                                         "and train windows alternating in one stream")
+        # the idiomatic reference: its own 2 windows on the staged batch, and ours ÷ its
+        assert len(record.idiomatic_windows) == 2 and record.idiomatic_images_per_sec > 0
+        assert record.idiomatic_images_per_sec == pytest.approx(np.median(record.idiomatic_windows), abs=0.01)
+        assert record.parity_overhead == record.compute_images_per_sec / record.idiomatic_images_per_sec
     assert "| cnn   | PyTorch " in result.stdout and "| cnn   | TensorFlow/Keras " in result.stdout
     assert "Efficiency" in result.stdout and "Settings: 32×32 input (cifar), batch 32, fp32" in result.stdout
+    assert "| Idiomatic img/s | Parity overhead |" in result.stdout
 
 
 def test_step_sources_warm_up_both_then_alternate_windows_of_compute_and_train():

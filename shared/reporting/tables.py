@@ -304,12 +304,17 @@ def bench_rows(records: dict[str, BenchRecord | None], model: str, reasons: dict
     for backend, r in records.items():
         if r is None:
             rows.append({"Model": model, "Backend": BACKEND_NAMES[backend], "Compute img/s": "-",
-                         "Train img/s": "-", "Efficiency": "-", "Pipeline CPU ms/batch": "-", "Eval img/s": "-", "Latency ms (batch 1)": "-",
+                         "Idiomatic img/s": "-", "Parity overhead": "-", "Train img/s": "-", "Efficiency": "-",
+                         "Pipeline CPU ms/batch": "-", "Eval img/s": "-", "Latency ms (batch 1)": "-",
                          "Peak RSS MB (framework)": "-", "Peak device MB": "-",
                          "Status": reasons.get(backend, "no record")})
             continue
         rows.append({"Model": model, "Backend": BACKEND_NAMES[backend],
-                     "Compute img/s": f"{r.compute_images_per_sec:,.0f}", "Train img/s": f"{r.train_images_per_sec:,.0f}",
+                     "Compute img/s": f"{r.compute_images_per_sec:,.0f}",
+                     # records made before the idiomatic reference existed have neither figure
+                     "Idiomatic img/s": "–" if r.idiomatic_images_per_sec is None else f"{r.idiomatic_images_per_sec:,.0f}",
+                     "Parity overhead": "–" if r.parity_overhead is None else f"{r.parity_overhead:.3f}",
+                     "Train img/s": f"{r.train_images_per_sec:,.0f}",
                      "Efficiency": f"{r.pipeline_efficiency:.3f}",
                      "Pipeline CPU ms/batch": f"{r.pipeline_cpu_ms_per_batch:.1f}", "Eval img/s": f"{r.eval_images_per_sec:,.0f}",
                      "Latency ms (batch 1)": f"{r.latency_ms_batch1:.2f}",
