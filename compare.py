@@ -299,6 +299,17 @@ def check_sizes(args: argparse.Namespace, configs: list[RunConfig], n_images: in
     return n_train
 
 
+def prepare_runs(args: argparse.Namespace, configs: list[RunConfig]):
+    """What every training command checks and loads before its first run: (the backends, GPU
+    checked; the verified data; the training images the configs use; the results folder)."""
+    backends = chosen_backends(args.backend)
+    check_gpu(backends, args.device, args.precision)
+    if args.data_dir is not None and not Path(args.data_dir).expanduser().exists():
+        raise Exit(EXIT_DATA, f"--data-dir {args.data_dir} does not exist")
+    data = load_data(args.data_dir)
+    return backends, data, check_sizes(args, configs, len(data.x_train)), results_folder(args.out)
+
+
 def train(args: argparse.Namespace) -> int:
     """Every chosen model, each seed, in each chosen backend: its table, and for several seeds or
     models a table over them."""
@@ -309,13 +320,7 @@ def train(args: argparse.Namespace) -> int:
                        lr=args.lr, subset=args.subset, val_split=args.val_split, seed=args.seed,
                        device=args.device, devices=args.devices, precision=args.precision, compile=args.compile,
                        data_dir=args.data_dir, out=args.out) for m in models]
-    backends = chosen_backends(args.backend)
-    check_gpu(backends, args.device, args.precision)
-    if args.data_dir is not None and not Path(args.data_dir).expanduser().exists():
-        raise Exit(EXIT_DATA, f"--data-dir {args.data_dir} does not exist")
-    data = load_data(args.data_dir)
-    n_train = check_sizes(args, configs, len(data.x_train))
-    out = results_folder(args.out)
+    backends, data, n_train, out = prepare_runs(args, configs)
     if without:
         print(f"note: skipped {', '.join(without)} (no {variant} variant, no {args.mode} recipe"
               f"{', or a fixed input size' if args.image_size else ''})", file=sys.stderr)
@@ -637,13 +642,7 @@ def table(argv: list[str]) -> int:
                        val_split=args.val_split, seed=args.seed, device=args.device, precision=args.precision,
                        compile=args.compile, data_dir=args.data_dir, out=args.out)
                for m in MODELS if m in args.models]
-    backends = chosen_backends(args.backend)
-    check_gpu(backends, args.device, args.precision)
-    if args.data_dir is not None and not Path(args.data_dir).expanduser().exists():
-        raise Exit(EXIT_DATA, f"--data-dir {args.data_dir} does not exist")
-    data = load_data(args.data_dir)
-    n_train = check_sizes(args, configs, len(data.x_train))
-    out = results_folder(args.out)
+    backends, data, n_train, out = prepare_runs(args, configs)
     missing.update(unavailable_weights({m: s for m, s in specs.items()
                                         if m not in missing and not (s and Path(s).is_file())}))
     if len(missing) == len(configs):
