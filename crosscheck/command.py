@@ -14,6 +14,7 @@ answered at once (crosscheck.layers imports them).
 from __future__ import annotations
 
 import argparse
+import sys
 
 from shared.architectures import input_size
 from shared.config import MODEL_NAMES, MODEL_VARIANTS, VARIANTS
@@ -43,9 +44,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from shared.run import framework_logs_kept
+    from shared.run import FrameworkImportError, error_line, framework_logs_kept
 
-    with framework_logs_kept([]):  # TensorFlow's start-up logs stay off the console
-        from crosscheck.layers import check  # both frameworks: only now, after the arguments
+    try:
+        with framework_logs_kept([]):  # TensorFlow's start-up logs stay off the console
+            from crosscheck.layers import check  # both frameworks: only now, after the arguments
+    except FrameworkImportError as err:  # a broken install is one line, as in training and bench
+        print(f"compare.py parity: {error_line(err)}", file=sys.stderr)
+        return 1
     return check(args)
 

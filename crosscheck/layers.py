@@ -8,11 +8,17 @@ from __future__ import annotations
 import argparse
 import json
 
+from shared.run import import_framework
+
 # PyTorch, with the parts it imports lazily, before TensorFlow: the other order crashes here.
-import torch
-import torch._dynamo  # noqa: F401
+# import_framework first, so that a broken install raises FrameworkImportError, which
+# crosscheck.command turns into one line.
+import_framework("torch")
+import torch  # noqa: E402
+import torch._dynamo  # noqa: F401, E402
 
 import tensorflow_impl  # noqa: F401, E402  (TensorFlow's environment)
+import_framework("tensorflow")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 

@@ -207,14 +207,20 @@ class FrameworkImportError(ImportError):
     """The backend's framework is installed but importing it raised (the cause says what)."""
 
 
-def import_entry(backend: str, entry: str):
-    """The function `entry` names ("package.module:function"), imported after the backend's
-    framework modules, so that a framework that fails to import is named as the failure."""
+def import_framework(backend: str) -> None:
+    """Import the backend's framework modules, or raise FrameworkImportError naming the one that
+    failed (so that a broken install is named as the failure, not whatever imported it)."""
     for name in FRAMEWORK_MODULES[backend]:
         try:
             importlib.import_module(name)
         except Exception as err:  # noqa: BLE001 — an ABI mismatch or a missing .so raises anything
             raise FrameworkImportError(f"{name} is installed but cannot be imported") from err
+
+
+def import_entry(backend: str, entry: str):
+    """The function `entry` names ("package.module:function"), imported after the backend's
+    framework modules (import_framework)."""
+    import_framework(backend)
     module, _, function = entry.partition(":")
     return getattr(importlib.import_module(module), function)
 

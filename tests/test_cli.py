@@ -290,6 +290,18 @@ def test_bench_reports_a_framework_that_fails_to_import_in_one_line(real_data_en
     assert line.endswith(f"(traceback in {run_dir / f'{backend}.log'})")
 
 
+@pytest.mark.parametrize("backend, error", [("tensorflow", 'ImportError("libfoo.so: cannot open shared object file")'),
+                                            ("torch", 'OSError("libtorch_cpu.so: cannot open shared object file")')])
+def test_parity_reports_a_framework_that_fails_to_import_in_one_line(tmp_path, monkeypatch, backend, error):
+    monkeypatch.setenv("PYTHONPATH", str(broken_framework(tmp_path / "site", backend, error)))
+    result = compare("parity", "--model", "cnn")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout and "Traceback" not in result.stderr
+    error_type, message = error.split("(")[0], error.split('"')[1]
+    assert result.stderr.splitlines() == [
+        f"compare.py parity: {backend} is installed but cannot be imported: {error_type}: {message}"]
+
+
 def test_both_backends_end_to_end(real_data_env, tmp_path):
     """Two epochs on 512 images, validation on 500 held-out ones: both rows, valid files."""
     out = tmp_path / "results"
