@@ -41,7 +41,7 @@ def test_no_augmentation_is_identity(images):
     np.testing.assert_array_equal(augment(x, plan.crop_dy, plan.crop_dx, plan.flip), x)
 
 
-def test_vectorised_augment_equals_per_image_reference(images):
+def test_batch_augment_equals_per_image_reference(images):
     x, _ = images
     plan = epoch_plan(3, 1, len(x))
     got = augment(x, plan.crop_dy, plan.crop_dx, plan.flip)
