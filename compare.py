@@ -46,6 +46,7 @@ from shared.io import atomic_write_text
 from shared.metrics import EpochRecord, finished, read_jsonl
 from shared.reporting import original
 from shared.reporting.stats import STATISTICAL_TOLERANCE
+from shared.tta import TTA_MODES
 from shared.reporting.tables import (DEFAULT_TOLERANCE_POINTS, append_summary, bench_rows, bench_settings_line,
                                      markdown, parity_verdict, seed_rows, seeds_verdict, table_rows, table_text)
 
@@ -106,6 +107,8 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, set[str]]:
                         "cached, and trains the head on them (no augmentation); full runs the whole model "
                         "every step")
     p.add_argument("--augment", choices=AUGMENTS, help="training augmentation (recipe default)")
+    p.add_argument("--tta", choices=TTA_MODES, help="test-time augmentation, reported beside the plain "
+                   "validation figures: mirror (2 views), mirror+translate (6, airbench's) (default: none)")
     p.add_argument("--epochs", type=positive_int, help="training epochs (recipe default)")
     p.add_argument("--batch-size", type=positive_int, help="training batch size (recipe default)")
     p.add_argument("--lr", type=positive_float, help="peak learning rate (recipe default)")
@@ -130,11 +133,13 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, set[str]]:
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue the unfinished backends of this run folder after their last complete "
                         "epoch (flags other than --backend and --tolerance must match its config.json)")
-    args = p.parse_args(argv)
-    argv = sys.argv[1:] if argv is None else argv
-    given = {a.dest for a in p._actions for opt in a.option_strings
-             if any(arg == opt or arg.startswith(opt + "=") for arg in argv)}
-    return args, given
+    return p.parse_args(argv), given_options(p, sys.argv[1:] if argv is None else argv)
+
+
+def given_options(p: argparse.ArgumentParser, argv: list[str]) -> set[str]:
+    """The names (dests) of the options that appear on the command line."""
+    return {a.dest for a in p._actions for opt in a.option_strings
+            if any(arg == opt or arg.startswith(opt + "=") for arg in argv)}
 
 
 def add_speed_options(p: argparse.ArgumentParser) -> None:
@@ -276,6 +281,9 @@ def check_mode(args: argparse.Namespace) -> None:
     if args.mode == "linear-probe" and args.probe == "features" and args.augment not in (None, "none"):
         raise Exit(EXIT_BAD_ARGS, f"--augment {args.augment}: the features probe trains on un-augmented "
                                   "images (their features are computed once); use --probe full")
+    if args.tta not in (None, "none") and args.mode == "linear-probe" and args.probe == "features":
+        raise Exit(EXIT_BAD_ARGS, f"--tta {args.tta}: the features probe evaluates the head on cached features "
+                                  "of the plain images; use --probe full")
     if args.devices > 1 and args.mode == "linear-probe" and args.probe == "features":
         raise Exit(EXIT_BAD_ARGS, "--devices: the features probe trains the head alone on cached features, in "
                                   "seconds; use --probe full to train the frozen model on several devices")
@@ -316,8 +324,8 @@ def train(args: argparse.Namespace) -> int:
     variant, models, without = chosen_models(args)
     check_mode(args)
     configs = [resolve(m, args.mode, variant=variant, image_size=args.image_size, weights=args.weights,
-                       probe=args.probe, augment=args.augment, epochs=args.epochs, batch_size=args.batch_size,
-                       lr=args.lr, subset=args.subset, val_split=args.val_split, seed=args.seed,
+                       probe=args.probe, augment=args.augment, tta=args.tta, epochs=args.epochs,
+                       batch_size=args.batch_size, lr=args.lr, subset=args.subset, val_split=args.val_split, seed=args.seed,
                        device=args.device, devices=args.devices, precision=args.precision, compile=args.compile,
                        data_dir=args.data_dir, out=args.out) for m in models]
     backends, data, n_train, out = prepare_runs(args, configs)
@@ -493,6 +501,7 @@ def settings_line(cfg: RunConfig, n_train: int, last: list[EpochRecord]) -> str:
              f"train images {cfg.subset or n_train}",
              f"validation {'holdout ' + str(cfg.val_split) if cfg.val_split else 'test set (10,000)'}"]
     parts += ["compiled (torch.compile / jit_compile)"] if cfg.compile else []
+    parts += [f"validation also with {cfg.tta} test-time augmentation (in brackets)"] if cfg.tta != "none" else []
     parts += [f"initial weights {init}" for init in sorted({r.init for r in last})]
     if cfg.mode == "linear-probe":
         parts.append("head trained on cached features" if cfg.probe == "features" else "whole frozen model run every step")

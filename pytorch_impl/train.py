@@ -31,6 +31,7 @@ from .distributed import Replica, data_parallel, join, leave, sync_batch_norm
 from .models import build_model, count_params, freeze_backbone
 from .optim import make_loss, make_optimizer, set_learning_rate
 from .probe import train_probe
+from .tta import tta_logits
 from .weights import load_torch_state
 
 
@@ -60,8 +61,9 @@ def train_step(net, optimizer, scaler, loss_fn, x: torch.Tensor, y: torch.Tensor
 
 
 def evaluate(net, loss_fn, x: np.ndarray, y: np.ndarray, cfg: RunConfig, device,
-             resident: ResidentImages | None = None) -> tuple[float, float, float]:
-    """(loss, accuracy, images/s) over the whole set in eval mode, weighted by image."""
+             resident: ResidentImages | None = None, tta: str = "none") -> tuple[float, float, float]:
+    """(loss, accuracy, images/s) over the whole set in eval mode, weighted by image; with a
+    test-time augmentation mode, of the logits averaged over its views (shared/tta.py)."""
     net.eval()
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.int64)
@@ -70,7 +72,7 @@ def evaluate(net, loss_fn, x: np.ndarray, y: np.ndarray, cfg: RunConfig, device,
     start = time.perf_counter()
     with torch.inference_mode(), autocast(device, cfg.precision):
         for images, labels in batches:
-            logits = net(images)
+            logits = net(images) if tta == "none" else tta_logits(net, images, tta)
             loss_sum += loss_fn(logits, labels).float() * len(labels)
             correct += (logits.argmax(1) == labels).sum()
     synchronize(device)
@@ -229,13 +231,18 @@ def train_replica(cfg: RunConfig, run_dir: Path, replica: Replica) -> int:
             continue
         # Rank 0 alone evaluates the whole validation set, on the model itself (DDP's forward
         # would wait for the other replicas).
-        val_loss, val_acc, eval_ips = evaluate(model if replica.distributed else net, loss_fn, split.x_val,
-                                               split.y_val, cfg, device, resident_val)
+        evaluated = model if replica.distributed else net
+        val_loss, val_acc, eval_ips = evaluate(evaluated, loss_fn, split.x_val, split.y_val, cfg, device, resident_val)
+        tta_loss = tta_acc = None
+        if cfg.tta != "none":
+            tta_loss, tta_acc, _ = evaluate(evaluated, loss_fn, split.x_val, split.y_val, cfg, device, resident_val,
+                                            tta=cfg.tta)
         record = writer.write(epoch=epoch, train_loss=train_loss, train_acc=train_acc,
                               val_loss=val_loss, val_acc=val_acc,
                               epoch_seconds=time.perf_counter() - start,
                               train_images_per_sec=train_ips, eval_images_per_sec=eval_ips,
-                              peak_device_mb=peak_device_mb(device), diverged_at=diverged_at)
+                              peak_device_mb=peak_device_mb(device), diverged_at=diverged_at,
+                              tta_val_loss=tta_loss, tta_val_acc=tta_acc)
         print_epoch(record)
         if record.status != "ok":
             print(f"[torch] {record.status}", file=sys.stderr)

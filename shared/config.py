@@ -108,6 +108,9 @@ class RunConfig:
     # linear-probe: "features" extracts the frozen backbone's features once (cached on disk) and
     # trains the head on them, without augmentation; "full" runs the whole model every step.
     probe: str = "features"
+    # Test-time augmentation of the validation pass (shared/tta.py): records keep the plain
+    # figures in val_loss / val_acc and add the averaged ones as tta_val_loss / tta_val_acc.
+    tta: str = "none"
     seed: int = 0
     precision: str = "fp32"
     device: str = "cpu"

@@ -15,6 +15,9 @@ the last record of each backend is also a row of <out>/summary.csv. Definitions:
 - epoch_seconds: wall time of the training pass plus the validation pass.
 - peak_host_mb: peak resident set size of the backend process; peak_device_mb: accelerator
   memory high-water mark (null on the CPU).
+- tta, tta_val_loss / tta_val_acc: with test-time augmentation (--tta, shared/tta.py), the
+  validation loss and accuracy of the logits averaged over the views; null without it. val_loss
+  and val_acc stay the plain pass's, so every model's figures compare alike.
 - feature_images_per_sec: linear probe on cached features only (probe="features"): images/s of
   the frozen backbone extracting the features, null when they came from the cache; the train
   and eval img/s of such a record measure the head on the features.
@@ -90,6 +93,9 @@ class EpochRecord:
     world_size: int = 1
     train_images_per_sec_per_device: float | None = None
     single_device_images_per_sec: float | None = None
+    tta: str = "none"
+    tta_val_loss: float | None = None
+    tta_val_acc: float | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -124,7 +124,7 @@ class RecordWriter:
             batch_size=cfg.batch_size, precision=cfg.precision, init=init,
             validation=split.validation, train_images=len(split.x_train),
             val_images=len(split.x_val), probe=cfg.probe if cfg.mode == "linear-probe" else None,
-            initial_loss=initial_loss, image_size=cfg.image_size, compiled=cfg.compile,
+            initial_loss=initial_loss, image_size=cfg.image_size, compiled=cfg.compile, tta=cfg.tta,
             world_size=world_size, single_device_images_per_sec=single_device_images_per_sec)
         self.steps = steps_per_epoch(len(split.x_train), cfg.batch_size)
 
@@ -140,7 +140,8 @@ class RecordWriter:
     def write(self, *, epoch: int, train_loss: float, train_acc: float, val_loss: float,
               val_acc: float, epoch_seconds: float, train_images_per_sec: float,
               eval_images_per_sec: float, peak_device_mb: float | None,
-              feature_images_per_sec: float | None = None, diverged_at: int | None = None) -> EpochRecord:
+              feature_images_per_sec: float | None = None, diverged_at: int | None = None,
+              tta_val_loss: float | None = None, tta_val_acc: float | None = None) -> EpochRecord:
         """diverged_at: the training step of this epoch (1-based) at which the loss was found
         non-finite and the epoch stopped; train_loss is then the mean up to that step."""
         status = "ok"
@@ -152,7 +153,7 @@ class RecordWriter:
             val_loss=val_loss, val_acc=val_acc, epoch_seconds=epoch_seconds,
             train_images_per_sec=train_images_per_sec, eval_images_per_sec=eval_images_per_sec,
             peak_host_mb=peak_host_mb(), peak_device_mb=peak_device_mb, status=status,
-            feature_images_per_sec=feature_images_per_sec,
+            feature_images_per_sec=feature_images_per_sec, tta_val_loss=tta_val_loss, tta_val_acc=tta_val_acc,
             train_images_per_sec_per_device=train_images_per_sec / self.common["world_size"])
         append_line_durably(self.path, record.to_json())
         return record
@@ -164,6 +165,7 @@ def print_epoch(record: EpochRecord) -> None:
     print(f"[{record.backend}] epoch {record.epoch}/{record.epochs}  "
           f"train loss {record.train_loss:.4f} acc {100 * record.train_acc:.2f}%  "
           f"val loss {record.val_loss:.4f} acc {100 * record.val_acc:.2f}%  "
+          + (f"TTA acc {100 * record.tta_val_acc:.2f}%  " if record.tta_val_acc is not None else "") +
           f"{rate_cell(record.train_images_per_sec)} img/s  {record.epoch_seconds:.1f} s"
           + (f"  ETA {eta}" if eta else ""),
           flush=True)

@@ -15,6 +15,8 @@ from shared.run import RecordWriter, divergence_check_every, print_epoch
 
 from . import checkpoint
 from .device import peak_device_mb
+from .optim import make_loss
+from .tta import evaluate_tta
 
 
 class FollowSchedule(keras.callbacks.Callback):
@@ -80,8 +82,9 @@ class EpochRecorder(FollowSchedule):
 
     def __init__(self, cfg: RunConfig, writer: RecordWriter, steps: int, val_images: int,
                  feature_images_per_sec: float | None = None, checkpoint_dir: Path | None = None,
-                 device: str = "cpu"):
+                 device: str = "cpu", tta_data=None):
         super().__init__(cfg, steps, device)
+        self.tta_data = tta_data  # with --tta: the validation batches its pass averages views of
         self.writer, self.val_images = writer, val_images
         self.feature_images_per_sec = feature_images_per_sec
         self.checkpoint_dir = checkpoint_dir  # where the state after each epoch goes (None: nowhere)
@@ -104,6 +107,9 @@ class EpochRecorder(FollowSchedule):
         self.test_seconds = time.perf_counter() - self.test_start
 
     def on_epoch_end(self, epoch, logs=None):
+        tta_loss = tta_acc = None
+        if self.cfg.tta != "none":
+            tta_loss, tta_acc = evaluate_tta(self.model, self.tta_data, self.cfg.tta, make_loss(self.cfg))
         train_ips = steady_images_per_sec(
             self.diverged_at or self.steps, self.cfg.warmup_batches, self.cfg.batch_size,
             None if self.steady_start is None else self.train_end - self.steady_start)
@@ -113,7 +119,7 @@ class EpochRecorder(FollowSchedule):
             epoch_seconds=time.perf_counter() - self.epoch_start,
             train_images_per_sec=train_ips, eval_images_per_sec=self.val_images / self.test_seconds,
             peak_device_mb=peak_device_mb(self.device), feature_images_per_sec=self.feature_images_per_sec,
-            diverged_at=self.diverged_at)
+            diverged_at=self.diverged_at, tta_val_loss=tta_loss, tta_val_acc=tta_acc)
         print_epoch(record)
         self.status = record.status
         if record.status != "ok":

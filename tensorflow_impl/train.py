@@ -107,7 +107,8 @@ def train(cfg: RunConfig, run_dir: Path) -> int:
         val_data, feature_rate = eval_batches(split.x_val, split.y_val, cfg), None
     steps = steps_per_epoch(len(split.x_train), cfg.batch_size)
     recorder = EpochRecorder(cfg, writer, steps, len(split.x_val), feature_rate,
-                             checkpoint_dir=None if features_probe else out_dir, device=device)
+                             checkpoint_dir=None if features_probe else out_dir, device=device,
+                             tta_data=None if features_probe else val_data)
     model.fit(train_data, initial_epoch=done, epochs=cfg.epochs, steps_per_epoch=steps, validation_data=val_data,
               callbacks=[recorder], shuffle=False, verbose=1 if sys.stdout.isatty() else 0)
     if recorder.status != "ok":

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from shared.backends import BACKEND_NAMES
 from shared.config import MODELS, RunConfig
 from shared.metrics import did_not_learn, read_jsonl
 
@@ -69,6 +70,7 @@ def test_framework_logs_are_held_back_and_other_lines_pass(tmp_path):
     (["--model", "vit", "--variant", "imagenet", "--image-size", "128"],
      "--image-size 128: vit reads 224×224 images only; --image-size works for mobilenet, resnet18"),
     (["--model", "resnet18", "--image-size", "16"], "--image-size 16: image size 16 is below 32"),
+    (["--tta", "rotate"], "invalid choice: 'rotate' (choose from 'none', 'mirror', 'mirror+translate')"),
 ])
 def test_bad_arguments_exit_2_with_one_line(args, message):
     result = compare(*args)
@@ -300,6 +302,25 @@ def test_parity_reports_a_framework_that_fails_to_import_in_one_line(tmp_path, m
     error_type, message = error.split("(")[0], error.split('"')[1]
     assert result.stderr.splitlines() == [
         f"compare.py parity: {backend} is installed but cannot be imported: {error_type}: {message}"]
+
+
+def test_test_time_augmentation_is_recorded_beside_the_plain_figures(real_data_env, tmp_path):
+    """--tta: both backends record the averaged views' loss and accuracy as tta_val_*, keep the
+    plain pass in val_*, and the table shows the TTA accuracy in brackets. The features probe,
+    which evaluates cached features of the plain images, refuses it."""
+    out = tmp_path / "results"
+    result = compare("--model", "cnn", "--backend", "both", "--epochs", "1", "--subset", "256", "--batch-size", "64",
+                     "--lr", "0.05", "--val-split", "100", "--tta", "mirror+translate", "--out", str(out))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    [run_dir] = [p for p in out.iterdir() if p.is_dir()]
+    for backend in ("torch", "tensorflow"):
+        [record], _ = read_jsonl(run_dir / f"{backend}.jsonl")
+        assert record.tta == "mirror+translate" and 0 <= record.tta_val_acc <= 1 and record.tta_val_loss > 0
+        assert (100 * record.tta_val_acc) % 1 == 0  # a whole number of the 100 images
+        cell = f"{100 * record.val_acc:.2f}% (mirror+translate TTA {100 * record.tta_val_acc:.2f}%)"
+        assert re.search(rf"\| {BACKEND_NAMES[backend]} +\| [^|]+\| {re.escape(cell)} +\|", result.stdout)
+    probe = compare("--model", "mobilenet", "--mode", "linear-probe", "--tta", "mirror", "--out", str(out))
+    assert probe.returncode == 2 and "--tta mirror: the features probe" in probe.stderr
 
 
 def test_both_backends_end_to_end(real_data_env, tmp_path):

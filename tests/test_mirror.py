@@ -54,6 +54,12 @@ ONE_SIDED_NAMES = {
             "POLICIES": "the Keras dtype policy of each precision",
         },
     },
+    "tta.py": {
+        KERAS: {
+            "evaluate_tta": "fit's validation is the plain pass, so Keras runs the TTA pass apart; PyTorch's "
+                            "evaluate (train.py) takes the mode",
+        },
+    },
     "distributed.py": {
         TORCH: {
             "Replica": "this process's rank and device: PyTorch runs one process per device",
