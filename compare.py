@@ -37,6 +37,7 @@ import pandas as pd  # already loaded by shared.reporting.tables
 
 from shared.architectures import RESIZABLE, input_size
 from shared.backends import BACKEND_NAMES, BACKENDS, FRAMEWORK_MODULES, PACKAGES
+from shared.batch_plan import PAD, PADDING_MODES
 from shared.bench import BenchSettings, is_bench_folder
 from shared.config import (AUGMENTS, DEFAULT_VARIANT, DEVICES, MODEL_VARIANTS, MODELS, MODES,
                            PRECISIONS, PROBES, RECIPES, VARIANTS, RunConfig, resolve)
@@ -64,6 +65,17 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be a positive integer")
+    return value
+
+
+def padding_pixels(text: str) -> int:
+    """A crop padding: 0..31 pixels (reflection needs a border wider than the padding)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 0 <= value < 32:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 to 31 pixels")
     return value
 
 
@@ -106,9 +118,7 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, set[str]]:
                    help="linear-probe: features (default) extracts the frozen backbone's features once, "
                         "cached, and trains the head on them (no augmentation); full runs the whole model "
                         "every step")
-    p.add_argument("--augment", choices=AUGMENTS, help="training augmentation (recipe default)")
-    p.add_argument("--tta", choices=TTA_MODES, help="test-time augmentation, reported beside the plain "
-                   "validation figures: mirror (2 views), mirror+translate (6, airbench's) (default: none)")
+    add_augment_options(p)
     p.add_argument("--epochs", type=positive_int, help="training epochs (recipe default)")
     p.add_argument("--batch-size", type=positive_int, help="training batch size (recipe default)")
     p.add_argument("--lr", type=positive_float, help="peak learning rate (recipe default)")
@@ -140,6 +150,18 @@ def given_options(p: argparse.ArgumentParser, argv: list[str]) -> set[str]:
     """The names (dests) of the options that appear on the command line."""
     return {a.dest for a in p._actions for opt in a.option_strings
             if any(arg == opt or arg.startswith(opt + "=") for arg in argv)}
+
+
+def add_augment_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--augment", choices=AUGMENTS, help="training augmentation (recipe default)")
+    p.add_argument("--crop-padding", type=padding_pixels, metavar="PIXELS",
+                   help="the random crop's padding on each side (recipe default: 4)")
+    p.add_argument("--padding-mode", choices=PADDING_MODES, help="zeros (recipe default) or reflect (the border mirrored)")
+    p.add_argument("--alternating-flip", action="store_true", default=None,
+                   help="mirror a random half of the images in epoch 1 and the other half in each next epoch "
+                        "(airbench), instead of a fresh random half every epoch")
+    p.add_argument("--tta", choices=TTA_MODES, help="test-time augmentation, reported beside the plain "
+                   "validation figures: mirror (2 views), mirror+translate (6, airbench's) (default: none)")
 
 
 def add_speed_options(p: argparse.ArgumentParser) -> None:
@@ -324,7 +346,8 @@ def train(args: argparse.Namespace) -> int:
     variant, models, without = chosen_models(args)
     check_mode(args)
     configs = [resolve(m, args.mode, variant=variant, image_size=args.image_size, weights=args.weights,
-                       probe=args.probe, augment=args.augment, tta=args.tta, epochs=args.epochs,
+                       probe=args.probe, augment=args.augment, crop_padding=args.crop_padding, padding_mode=args.padding_mode,
+                       alternating_flip=args.alternating_flip, tta=args.tta, epochs=args.epochs,
                        batch_size=args.batch_size, lr=args.lr, subset=args.subset, val_split=args.val_split, seed=args.seed,
                        device=args.device, devices=args.devices, precision=args.precision, compile=args.compile,
                        data_dir=args.data_dir, out=args.out) for m in models]
@@ -494,9 +517,17 @@ def report_run(cfg: RunConfig, run_dir: Path, runs: dict[str, list[EpochRecord]]
     return rows, verdict
 
 
+def augment_text(cfg: RunConfig) -> str:
+    """The augment setting, with its crop padding and flip order where they are not the defaults."""
+    default = (cfg.crop_padding, cfg.padding_mode) == (PAD, "zeros")
+    details = [f"padding {cfg.crop_padding} {cfg.padding_mode}"] if cfg.crop and not default else []
+    details += ["alternating flip"] if cfg.flip and cfg.alternating_flip else []
+    return cfg.augment + (f" ({', '.join(details)})" if details else "")
+
+
 def settings_line(cfg: RunConfig, n_train: int, last: list[EpochRecord]) -> str:
     parts = [f"{cfg.image_size}×{cfg.image_size} input", f"{cfg.epochs} epochs", f"batch {cfg.batch_size}",
-             f"{cfg.optimizer} lr {cfg.lr:g}", f"augment {cfg.augment}", cfg.precision,
+             f"{cfg.optimizer} lr {cfg.lr:g}", f"augment {augment_text(cfg)}", cfg.precision,
              "/".join(sorted({r.device for r in last})) or cfg.device, f"seed {cfg.seed}",
              f"train images {cfg.subset or n_train}",
              f"validation {'holdout ' + str(cfg.val_split) if cfg.val_split else 'test set (10,000)'}"]

@@ -22,7 +22,6 @@ from shared.metrics import peak_host_mb
 
 BASELINE_HOST_MB = peak_host_mb()  # torch is imported, nothing else yet: the framework's own footprint
 
-from shared.batch_plan import epoch_plan  # noqa: E402
 from shared.bench import (COMPUTE, BenchSettings, WindowTimer, cpu_ms_per_call, median_ms,  # noqa: E402
                           print_record, step_sources, write_record)
 from shared.config import RunConfig  # noqa: E402
@@ -60,7 +59,7 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
     # 1-2. compute and train windows, alternating in one stream of train_epoch's steps: compute
     # steps train on the first planned batch, staged on the device once; train steps on the
     # training loop's own input pipeline (epoch 1's batches).
-    plan = epoch_plan(cfg.seed, 1, len(split.x_train), crop=cfg.crop, flip=cfg.flip)
+    plan = cfg.plan(1, len(split.x_train))
     x, y = next(training_batches(split.x_train, split.y_train, plan, plan.batch_slices(cfg.batch_size)[:1], device,
                                  cfg.image_size, *normalization(cfg), resident=resident_train))
 
@@ -76,7 +75,7 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
     _, _, eval_ips = evaluate(net, loss_fn, x_val, y_val, cfg, device, resident_val)
 
     # 4. the input pipeline's CPU cost per batch, alone (epoch 2's batches: not cached by anything above).
-    plan2 = epoch_plan(cfg.seed, 2, len(split.x_train), crop=cfg.crop, flip=cfg.flip)
+    plan2 = cfg.plan(2, len(split.x_train))
     batches = training_batches(split.x_train, split.y_train, plan2, plan2.batch_slices(cfg.batch_size), device,
                                cfg.image_size, *normalization(cfg), resident=resident_train)
     pipeline_cpu = cpu_ms_per_call(lambda: next(batches), settings.windows * settings.window_steps,

@@ -45,15 +45,26 @@ def to_labels(labels: np.ndarray, device: torch.device | str = "cpu") -> torch.T
     return torch.from_numpy(np.asarray(labels, dtype=np.int64)).to(device)
 
 
-def augment(images: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
-    """shared.batch_plan.augment in torch ops, on the images' device: zero-pad 4, crop at (dy, dx),
-    mirror. uint8 NHWC in, uint8 NHWC out, equal to the numpy version (tested)."""
+def augment(images: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, flip: torch.Tensor, pad: int = PAD,
+            padding_mode: str = "zeros") -> torch.Tensor:
+    """shared.batch_plan.augment in torch ops, on the images' device: pad (zeros or reflection),
+    crop at (dy, dx), mirror. uint8 NHWC in, uint8 NHWC out, equal to the numpy version (tested)."""
     b, h, w, _ = images.shape
-    padded = F.pad(images, (0, 0, PAD, PAD, PAD, PAD))  # pads the last dims first: C, then W, then H
+    if padding_mode == "reflect":  # F.pad reflects only the last dims of float tensors: index instead
+        rows, cols = (reflected_range(n, pad, images.device) for n in (h, w))
+        padded = images[:, rows][:, :, cols]
+    else:
+        padded = F.pad(images, (0, 0, pad, pad, pad, pad))  # pads the last dims first: C, then W, then H
     rows = dy[:, None] + torch.arange(h, device=images.device)
     cols = dx[:, None] + torch.arange(w, device=images.device)
     cols = torch.where(flip[:, None], cols.flip(1), cols)
     return padded[torch.arange(b, device=images.device)[:, None, None], rows[:, :, None], cols[:, None, :]]
+
+
+def reflected_range(n: int, pad: int, device) -> torch.Tensor:
+    """The indices -pad .. n-1+pad of an axis of n, reflected at its ends (numpy's "reflect")."""
+    index = torch.arange(-pad, n + pad, device=device).abs()
+    return torch.where(index > n - 1, 2 * (n - 1) - index, index)
 
 
 class ResidentImages:
@@ -72,7 +83,8 @@ class ResidentImages:
 
         def batch(where: slice):
             idx = order[where]
-            return augment(self.images[idx], dy[where], dx[where], flip[where]), self.labels[idx]
+            return (augment(self.images[idx], dy[where], dx[where], flip[where], plan.pad, plan.padding_mode),
+                    self.labels[idx])
         return batch
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from shared.batch_plan import epoch_plan, eval_slices, steps_per_epoch
+from shared.batch_plan import eval_slices, steps_per_epoch
 from shared.bench import WindowTimer
 from shared.config import RunConfig
 from shared.distributed import scaling_settings
@@ -105,7 +105,7 @@ def train_epoch(net, optimizer, scaler, loss_fn, split: Split, cfg: RunConfig, e
     With a replica of several, this process trains its slice of every global batch; the figures
     are those of the global batches (sums over the replicas, images/s of the whole run)."""
     replica = replica or Replica(0, 1, device)
-    plan = epoch_plan(cfg.seed, epoch, len(split.x_train), crop=cfg.crop, flip=cfg.flip)
+    plan = cfg.plan(epoch, len(split.x_train))
     slices = [replica.shard(where) for where in plan.batch_slices(cfg.batch_size)]
     steps = steps_per_epoch(len(split.x_train), cfg.batch_size)
     total_steps = steps * cfg.epochs

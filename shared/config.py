@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shared.architectures import INPUT_SIZE, input_size
+from shared.batch_plan import PAD, PADDING_MODES, EpochPlan, epoch_plan
 from shared.schedule import learning_rate
 
 # scratch: random initial weights. finetune: ImageNet weights, every layer trained.
@@ -105,6 +106,11 @@ class RunConfig:
     warmup_fraction: float = 0.2
     label_smoothing: float = 0.2
     augment: str = "crop+flip"
+    # The crop's padding (pixels on each side; zeros, or the border reflected) and the flip's
+    # order (random per epoch, or alternating: shared/batch_plan.py).
+    crop_padding: int = PAD
+    padding_mode: str = "zeros"
+    alternating_flip: bool = False
     # linear-probe: "features" extracts the frozen backbone's features once (cached on disk) and
     # trains the head on them, without augmentation; "full" runs the whole model every step.
     probe: str = "features"
@@ -131,6 +137,10 @@ class RunConfig:
     def __post_init__(self):
         # Every image size in a saved config is explicit; a bad one fails here (ValueError).
         self.image_size = input_size(self.model, self.variant, self.image_size)
+        if self.padding_mode not in PADDING_MODES:
+            raise ValueError(f"unknown padding mode {self.padding_mode!r}; known: {', '.join(PADDING_MODES)}")
+        if not 0 <= self.crop_padding < 32:  # reflection needs a border wider than the padding
+            raise ValueError(f"crop padding {self.crop_padding} is not in 0..31 pixels")
         self.eval_batch_size = self.eval_batch_size or eval_batch_for(self.image_size)
 
     def to_json(self) -> str:
@@ -157,6 +167,11 @@ class RunConfig:
         """The recipe's schedule at this optimizer step (shared.schedule), as both backends set it."""
         return learning_rate(step, total_steps, peak_lr=self.lr, schedule=self.schedule,
                              warmup_fraction=self.warmup_fraction)
+
+    def plan(self, epoch: int, n: int) -> EpochPlan:
+        """Epoch `epoch`'s batch plan over n training images with this config's augmentation."""
+        return epoch_plan(self.seed, epoch, n, crop=self.crop, flip=self.flip, pad=self.crop_padding,
+                          padding_mode=self.padding_mode, alternating_flip=self.alternating_flip)
 
     @property
     def pretrained(self) -> bool:

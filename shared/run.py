@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.batch_plan import epoch_plan, eval_slices, steps_per_epoch, train_batch
+from shared.batch_plan import eval_slices, steps_per_epoch, train_batch
 from shared.config import RunConfig
 from shared.data import load_cifar10, subset_indices, train_val_split
 from shared.backends import FRAMEWORK_MODULES
@@ -97,7 +97,7 @@ def load_split(cfg: RunConfig) -> Split:
 def first_batch(split: Split, cfg: RunConfig) -> tuple[np.ndarray, np.ndarray]:
     """The first planned training batch of the run, augmented as it is trained: what the
     records' initial_loss is measured on, by each backend."""
-    plan = epoch_plan(cfg.seed, 1, len(split.x_train), crop=cfg.crop, flip=cfg.flip)
+    plan = cfg.plan(1, len(split.x_train))
     return train_batch(split.x_train, split.y_train, plan, plan.batch_slices(cfg.batch_size)[0])
 
 

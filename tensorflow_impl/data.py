@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from shared.batch_plan import PAD, epoch_plan, steps_per_epoch
+from shared.batch_plan import PAD, steps_per_epoch
 from shared.config import RunConfig
 from shared.run import CIFAR10_MEAN, CIFAR10_STD, Split, normalization
 
@@ -21,10 +21,12 @@ def to_batch(images, size: int = 32, mean=CIFAR10_MEAN, std=CIFAR10_STD) -> tf.T
     return (x - tf.constant(mean, tf.float32)) / tf.constant(std, tf.float32)
 
 
-def augment(images: tf.Tensor, dy: tf.Tensor, dx: tf.Tensor, flip: tf.Tensor) -> tf.Tensor:
-    """shared.batch_plan.augment in TensorFlow ops: zero-pad 4, crop at (dy, dx), mirror."""
+def augment(images: tf.Tensor, dy: tf.Tensor, dx: tf.Tensor, flip: tf.Tensor, pad: int = PAD,
+            padding_mode: str = "zeros") -> tf.Tensor:
+    """shared.batch_plan.augment in TensorFlow ops: pad (zeros or reflection), crop at (dy, dx), mirror."""
     height, width = images.shape[1], images.shape[2]
-    padded = tf.pad(images, [[0, 0], [PAD, PAD], [PAD, PAD], [0, 0]])
+    padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]],
+                    mode="REFLECT" if padding_mode == "reflect" else "CONSTANT")
     rows = dy[:, None] + tf.range(height, dtype=dy.dtype)
     cols = dx[:, None] + tf.range(width, dtype=dx.dtype)
     cols = tf.where(flip[:, None], tf.reverse(cols, axis=[1]), cols)
@@ -52,21 +54,22 @@ def training_batches(split: Split, cfg: RunConfig, first_epoch: int = 1, replica
     run as TensorFlow ops in the tf.data graph. (A Python generator would be simpler, but once
     tf.data.Dataset.from_generator has run in a process, Keras trains at half speed on this CPU.)
     One continuous stream: Keras' fit with steps_per_epoch keeps reading the same iterator, so
-    epoch e gets exactly the batches of epoch_plan(seed, e).
+    epoch e gets exactly the batches of cfg.plan(e, n).
 
     With replicas > 1 (tf.distribute, tensorflow_impl/distributed.py), the batches are per replica:
     global batch k's slices in order (slice r, shared.distributed.shard, is element k·replicas + r),
     those of input pipeline `pipeline`'s replicas only when there are several pipelines (workers)."""
     n, steps = len(split.x_train), steps_per_epoch(len(split.x_train), cfg.batch_size)
     kept = steps * cfg.batch_size  # the partial last batch of each epoch is dropped, as in PyTorch
-    plans = [epoch_plan(cfg.seed, e, n, crop=cfg.crop, flip=cfg.flip) for e in range(first_epoch, cfg.epochs + 1)]
+    plans = [cfg.plan(e, n) for e in range(first_epoch, cfg.epochs + 1)]
     draws = {name: np.concatenate([getattr(p, name)[:kept] for p in plans])
              for name in ("order", "crop_dy", "crop_dx", "flip")}
     images = one_copy_tensor(split.x_train)
     labels = tf.constant(np.asarray(split.y_train, dtype=np.int64))
 
     def planned_batch(draw):
-        x = augment(tf.gather(images, draw["order"]), draw["crop_dy"], draw["crop_dx"], draw["flip"])
+        x = augment(tf.gather(images, draw["order"]), draw["crop_dy"], draw["crop_dx"], draw["flip"],
+                    cfg.crop_padding, cfg.padding_mode)
         return to_batch(x, cfg.image_size, *normalization(cfg)), tf.one_hot(tf.gather(labels, draw["order"]), cfg.num_classes)
 
     batches = tf.data.Dataset.from_tensor_slices(draws).batch(cfg.batch_size // replicas, drop_remainder=True)

@@ -6,10 +6,15 @@ import pytest
 from shared.batch_plan import PAD, augment, epoch_plan, train_batch
 
 
-def naive_augment(image, dy, dx, flip):
-    """Reference: one image at a time, the textbook way."""
-    padded = np.zeros((32 + 2 * PAD, 32 + 2 * PAD, 3), np.uint8)
-    padded[PAD:PAD + 32, PAD:PAD + 32] = image
+def naive_augment(image, dy, dx, flip, pad=PAD, reflect=False):
+    """Reference: one image at a time, the textbook way (a reflected border: pixel -k is pixel k)."""
+    padded = np.zeros((32 + 2 * pad, 32 + 2 * pad, 3), np.uint8)
+    for r in range(-pad, 32 + pad):
+        for c in range(-pad, 32 + pad):
+            if reflect:
+                padded[r + pad, c + pad] = image[31 - abs(31 - abs(r)), 31 - abs(31 - abs(c))]
+            elif 0 <= r < 32 and 0 <= c < 32:
+                padded[r + pad, c + pad] = image[r, c]
     crop = padded[dy:dy + 32, dx:dx + 32]
     return crop[:, ::-1] if flip else crop
 
@@ -47,6 +52,45 @@ def test_batch_augment_equals_per_image_reference(images):
     got = augment(x, plan.crop_dy, plan.crop_dx, plan.flip)
     want = np.stack([naive_augment(x[i], plan.crop_dy[i], plan.crop_dx[i], plan.flip[i]) for i in range(len(x))])
     np.testing.assert_array_equal(got, want)
+
+
+def test_reflect_padding_crops_equal_the_per_image_reference(images):
+    x, _ = images
+    plan = epoch_plan(4, 1, len(x), pad=2, padding_mode="reflect")
+    assert plan.crop_dy.max() == 4 and plan.pad == 2
+    got = augment(x, plan.crop_dy, plan.crop_dx, plan.flip, plan.pad, plan.padding_mode)
+    want = np.stack([naive_augment(x[i], plan.crop_dy[i], plan.crop_dx[i], plan.flip[i], pad=2, reflect=True)
+                     for i in range(len(x))])
+    np.testing.assert_array_equal(got, want)
+
+
+def test_default_plans_are_the_draws_they_always_were():
+    """Stored runs stay reproducible: order, then crops, then flips, from the (seed, epoch) stream."""
+    rng = np.random.default_rng([7, 3])
+    order = rng.permutation(500)
+    dy, dx = rng.integers(0, 2 * PAD + 1, size=(2, 500))
+    flips = rng.random(500) < 0.5
+    plan = epoch_plan(7, 3, 500)
+    for got, want in ((plan.order, order), (plan.crop_dy, dy), (plan.crop_dx, dx), (plan.flip, flips)):
+        np.testing.assert_array_equal(got, want)
+
+
+def by_image(plan):
+    """The plan's flips indexed by image instead of by position in the epoch's order."""
+    flips = np.empty_like(plan.flip)
+    flips[plan.order] = plan.flip
+    return flips
+
+
+def test_alternating_flip_mirrors_each_image_every_other_epoch():
+    first, second, third = (by_image(epoch_plan(2, e, 1000, alternating_flip=True)) for e in (1, 2, 3))
+    assert 0.45 < first.mean() < 0.55
+    np.testing.assert_array_equal(second, ~first)
+    np.testing.assert_array_equal(third, first)
+    # Drawn from the seed alone (a resumed run gets the same), and another seed's half differs.
+    np.testing.assert_array_equal(by_image(epoch_plan(2, 3, 1000, alternating_flip=True)), first)
+    assert not np.array_equal(by_image(epoch_plan(3, 1, 1000, alternating_flip=True)), first)
+    assert not epoch_plan(2, 1, 1000, flip=False, alternating_flip=True).flip.any()
 
 
 def test_batches_follow_the_plan_and_drop_the_partial_one(images):
@@ -91,9 +135,10 @@ def test_pytorch_and_keras_resize_identically(images, size):
     assert np.abs(np.diff(from_torch, axis=1)).max() < np.abs(np.diff(torch_batch(x[:8]).numpy(), axis=2)).max()
 
 
-def test_keras_training_stream_is_the_plan_epoch_after_epoch(images):
+@pytest.mark.parametrize("augmentation", [{}, dict(crop_padding=2, padding_mode="reflect", alternating_flip=True)])
+def test_keras_training_stream_is_the_plan_epoch_after_epoch(images, augmentation):
     """tensorflow_impl's tf.data stream yields exactly the plan's batches, epoch 1 then epoch 2,
-    normalised exactly as pytorch_impl normalises them."""
+    normalised exactly as pytorch_impl normalises them (the default augmentation and airbench's)."""
     import tensorflow_impl  # noqa: F401
     from pytorch_impl.data import to_batch as torch_batch
     from shared.config import RunConfig
@@ -101,11 +146,11 @@ def test_keras_training_stream_is_the_plan_epoch_after_epoch(images):
     from tensorflow_impl.data import training_batches
 
     x, y = images
-    cfg = RunConfig(epochs=2, batch_size=16, seed=9)
+    cfg = RunConfig(epochs=2, batch_size=16, seed=9, **augmentation)
     stream = list(training_batches(Split(x, y, x[:8], y[:8], "test"), cfg))
     assert len(stream) == 2 * (len(x) // 16)
     for epoch in (1, 2):
-        plan = epoch_plan(9, epoch, len(x))
+        plan = cfg.plan(epoch, len(x))
         for i, where in enumerate(plan.batch_slices(16)):
             xb, yb = train_batch(x, y, plan, where)
             got_x, got_y = stream[(epoch - 1) * 4 + i]

@@ -191,16 +191,17 @@ def test_keras_picks_the_gpu_only_when_it_is_there():
     assert "--device cuda, but TensorFlow sees no GPU" in result.stdout
 
 
-def test_torch_augment_on_the_device_equals_the_shared_plan():
+@pytest.mark.parametrize("augmentation", [{}, dict(pad=2, padding_mode="reflect", alternating_flip=True)])
+def test_torch_augment_on_the_device_equals_the_shared_plan(augmentation):
     """The GPU path's batches (uint8 set resident on the device, augmented there), run on the
-    CPU, are the CPU path's batches exactly."""
+    CPU, are the CPU path's batches exactly (the default augmentation and airbench's)."""
     import torch
 
     from pytorch_impl.data import ResidentImages, training_batches
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
     y = rng.integers(0, 10, 64).astype(np.uint8)
-    plan = epoch_plan(3, 2, len(x))
+    plan = epoch_plan(3, 2, len(x), **augmentation)
     slices = plan.batch_slices(16)
     resident = ResidentImages(x, y, torch.device("cpu"))
     batch = resident.planned(plan)

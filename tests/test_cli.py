@@ -71,6 +71,8 @@ def test_framework_logs_are_held_back_and_other_lines_pass(tmp_path):
      "--image-size 128: vit reads 224×224 images only; --image-size works for mobilenet, resnet18"),
     (["--model", "resnet18", "--image-size", "16"], "--image-size 16: image size 16 is below 32"),
     (["--tta", "rotate"], "invalid choice: 'rotate' (choose from 'none', 'mirror', 'mirror+translate')"),
+    (["--crop-padding", "32"], "argument --crop-padding: '32' must be 0 to 31 pixels"),
+    (["--padding-mode", "wrap"], "invalid choice: 'wrap' (choose from 'zeros', 'reflect')"),
 ])
 def test_bad_arguments_exit_2_with_one_line(args, message):
     result = compare(*args)
@@ -304,15 +306,20 @@ def test_parity_reports_a_framework_that_fails_to_import_in_one_line(tmp_path, m
         f"compare.py parity: {backend} is installed but cannot be imported: {error_type}: {message}"]
 
 
-def test_test_time_augmentation_is_recorded_beside_the_plain_figures(real_data_env, tmp_path):
-    """--tta: both backends record the averaged views' loss and accuracy as tta_val_*, keep the
-    plain pass in val_*, and the table shows the TTA accuracy in brackets. The features probe,
-    which evaluates cached features of the plain images, refuses it."""
+def test_airbench_augmentation_and_test_time_augmentation_end_to_end(real_data_env, tmp_path):
+    """airbench's augmentation flags reach the config and the settings line. --tta: both backends
+    record the averaged views' loss and accuracy as tta_val_*, keep the plain pass in val_*, and
+    the table shows the TTA accuracy in brackets. The features probe, which evaluates cached
+    features of the plain images, refuses --tta."""
     out = tmp_path / "results"
     result = compare("--model", "cnn", "--backend", "both", "--epochs", "1", "--subset", "256", "--batch-size", "64",
-                     "--lr", "0.05", "--val-split", "100", "--tta", "mirror+translate", "--out", str(out))
+                     "--lr", "0.05", "--val-split", "100", "--crop-padding", "2", "--padding-mode", "reflect",
+                     "--alternating-flip", "--tta", "mirror+translate", "--out", str(out))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "augment crop+flip (padding 2 reflect, alternating flip)" in result.stdout
     [run_dir] = [p for p in out.iterdir() if p.is_dir()]
+    cfg = RunConfig.load(run_dir / "config.json")
+    assert (cfg.crop_padding, cfg.padding_mode, cfg.alternating_flip, cfg.tta) == (2, "reflect", True, "mirror+translate")
     for backend in ("torch", "tensorflow"):
         [record], _ = read_jsonl(run_dir / f"{backend}.jsonl")
         assert record.tta == "mirror+translate" and 0 <= record.tta_val_acc <= 1 and record.tta_val_loss > 0
