@@ -37,10 +37,10 @@ import pandas as pd  # already loaded by shared.reporting.tables
 
 from shared.architectures import RESIZABLE, input_size
 from shared.backends import BACKEND_NAMES, BACKENDS, FRAMEWORK_MODULES, PACKAGES
-from shared.batch_plan import PAD, PADDING_MODES
+from shared.batch_plan import PADDING_MODES
 from shared.bench import BenchSettings, is_bench_folder
-from shared.config import (AUGMENTS, DEFAULT_VARIANT, DEVICES, MODEL_VARIANTS, MODELS, MODES,
-                           PRECISIONS, PROBES, RECIPES, VARIANTS, RunConfig, resolve)
+from shared.config import (AUGMENTS, DEFAULT_VARIANT, DEVICES, MODEL_VARIANTS, MODELS, MODES, PRECISIONS, PROBES,
+                           RECIPES, VARIANTS, RunConfig, describe_augmentation, resolve)
 from shared.distributed import batch_problem
 from shared import provenance
 from shared.io import atomic_write_text
@@ -517,17 +517,9 @@ def report_run(cfg: RunConfig, run_dir: Path, runs: dict[str, list[EpochRecord]]
     return rows, verdict
 
 
-def augment_text(cfg: RunConfig) -> str:
-    """The augment setting, with its crop padding and flip order where they are not the defaults."""
-    default = (cfg.crop_padding, cfg.padding_mode) == (PAD, "zeros")
-    details = [f"padding {cfg.crop_padding} {cfg.padding_mode}"] if cfg.crop and not default else []
-    details += ["alternating flip"] if cfg.flip and cfg.alternating_flip else []
-    return cfg.augment + (f" ({', '.join(details)})" if details else "")
-
-
 def settings_line(cfg: RunConfig, n_train: int, last: list[EpochRecord]) -> str:
     parts = [f"{cfg.image_size}×{cfg.image_size} input", f"{cfg.epochs} epochs", f"batch {cfg.batch_size}",
-             f"{cfg.optimizer} lr {cfg.lr:g}", f"augment {augment_text(cfg)}", cfg.precision,
+             f"{cfg.optimizer} lr {cfg.lr:g}", f"augment {describe_augmentation(**vars(cfg))}", cfg.precision,
              "/".join(sorted({r.device for r in last})) or cfg.device, f"seed {cfg.seed}",
              f"train images {cfg.subset or n_train}",
              f"validation {'holdout ' + str(cfg.val_split) if cfg.val_split else 'test set (10,000)'}"]

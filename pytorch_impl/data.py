@@ -51,7 +51,7 @@ def augment(images: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, flip: torc
     crop at (dy, dx), mirror. uint8 NHWC in, uint8 NHWC out, equal to the numpy version (tested)."""
     b, h, w, _ = images.shape
     if padding_mode == "reflect":  # F.pad reflects only the last dims of float tensors: index instead
-        rows, cols = (reflected_range(n, pad, images.device) for n in (h, w))
+        rows, cols = (_reflected_range(n, pad, images.device) for n in (h, w))
         padded = images[:, rows][:, :, cols]
     else:
         padded = F.pad(images, (0, 0, pad, pad, pad, pad))  # pads the last dims first: C, then W, then H
@@ -61,7 +61,7 @@ def augment(images: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, flip: torc
     return padded[torch.arange(b, device=images.device)[:, None, None], rows[:, :, None], cols[:, None, :]]
 
 
-def reflected_range(n: int, pad: int, device) -> torch.Tensor:
+def _reflected_range(n: int, pad: int, device) -> torch.Tensor:
     """The indices -pad .. n-1+pad of an axis of n, reflected at its ends (numpy's "reflect")."""
     index = torch.arange(-pad, n + pad, device=device).abs()
     return torch.where(index > n - 1, 2 * (n - 1) - index, index)

@@ -198,6 +198,16 @@ def eval_batch_for(image_size: int) -> int:
     return max(25, min(500, EVAL_BATCH_PIXELS // image_size ** 2))
 
 
+def describe_augmentation(augment: str, crop_padding: int = PAD, padding_mode: str = "zeros",
+                          alternating_flip: bool = False, **_) -> str:
+    """The augment setting for settings lines, with the crop's padding and the flip's order where
+    they are not the defaults: "crop+flip (padding 2 reflect, alternating flip)"."""
+    details = ([f"padding {crop_padding} {padding_mode}"]
+               if "crop" in augment and (crop_padding, padding_mode) != (PAD, "zeros") else [])
+    details += ["alternating flip"] if "flip" in augment and alternating_flip else []
+    return augment + (f" ({', '.join(details)})" if details else "")
+
+
 def decays(torch_name: str, ndim: int) -> bool:
     """Whether weight decay applies to a parameter, by its PyTorch name and rank: weight matrices
     and kernels (conv, linear, attention projections) yes; biases, norm scales, ViT's class token

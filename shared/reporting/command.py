@@ -4,8 +4,8 @@ figures and a summary.csv regenerated from the records.
     python compare.py report [--runs results/] [--out results/REPORT.md] [--tolerance POINTS]
 
 Runs are grouped into comparisons by everything that makes two runs comparable (model, variant,
-mode, input side, epochs, batch size, optimizer, learning rate, augmentation, weights,
-precision, device, training and validation images); the seeds of a comparison are its samples.
+mode, input side, epochs, batch size, optimizer, learning rate, augmentation, test-time
+augmentation, weights, precision, device, training and validation images); the seeds of a comparison are its samples.
 Rows with different settings are never pooled: they form separate comparisons, and when a
 model appears in several, the report says which settings differ. Anything unreadable (a folder
 without a valid config, a record that fails the schema) is skipped and named.
@@ -23,7 +23,7 @@ import pandas as pd
 
 from shared.backends import BACKEND_NAMES, BACKENDS
 from shared.bench import is_bench_folder
-from shared.config import RunConfig
+from shared.config import RunConfig, describe_augmentation
 from shared.io import atomic_write_text
 from shared import provenance
 from shared.metrics import UNMEASURED, BenchRecord, EpochRecord, finished, read_jsonl
@@ -35,7 +35,7 @@ from shared.reporting.tables import (bench_rows, bench_settings_line, markdown, 
 # What must be equal for two runs to be seeds of one comparison (RunConfig fields).
 SETTINGS = ("model", "variant", "mode", "image_size", "epochs", "batch_size", "optimizer", "lr", "schedule",
             "weight_decay", "label_smoothing", "augment", "probe", "weights", "precision", "device", "compile",
-            "subset", "val_split")
+            "subset", "val_split", "crop_padding", "padding_mode", "alternating_flip", "tta")
 
 
 def parse_args(argv):
@@ -127,7 +127,7 @@ def settings_text(key: tuple, runs: dict[str, list[list[EpochRecord]]]) -> str:
     versions = sorted({f"{BACKEND_NAMES[r.backend]} {r.framework_version}" for r in finals})
     first = finals[0]
     parts = [f"{s['image_size']}×{s['image_size']} input", f"{s['epochs']} epochs", f"batch {s['batch_size']}",
-             f"{s['optimizer']} lr {s['lr']:g}", f"{s['schedule']} schedule", f"augment {s['augment']}",
+             f"{s['optimizer']} lr {s['lr']:g}", f"{s['schedule']} schedule", f"augment {describe_augmentation(**s)}",
              f"{s['precision']}", f"{s['device']}", f"train images {first.train_images:,}",
              f"validation {first.validation} ({first.val_images:,})", ", ".join(versions)]
     if s["weights"]:
