@@ -24,7 +24,7 @@ import torch
 
 from shared.config import RunConfig
 from shared.io import atomic_write_text
-from shared.run import INITIAL_WEIGHTS, INITIAL_WEIGHTS_SOURCE
+from shared.run import INITIAL_WEIGHTS, INITIAL_WEIGHTS_SOURCE, run_whitening_filters
 from shared.weights_io import save_arrays
 
 from .models import build_model
@@ -38,6 +38,10 @@ def make_initial_weights(cfg: RunConfig, run_dir: Path) -> Path:
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model, variant=cfg.variant, num_classes=cfg.num_classes, image_size=cfg.image_size)
     source = f"torch-seed{cfg.seed}"
+    if hasattr(model, "whiten"):  # airbench: whitening filters of this run's training images
+        with torch.no_grad():
+            model.whiten.weight.copy_(torch.from_numpy(run_whitening_filters(cfg)))
+        source += "+whitened"
     if cfg.pretrained:
         state, description = read_state(resolve_weights(cfg.model, cfg.weights))
         load_backbone(model, cfg.model, state)

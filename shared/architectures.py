@@ -3,8 +3,9 @@ can never differ between the PyTorch and the Keras model."""
 
 from __future__ import annotations
 
-# Input side of each variant: native CIFAR resolution, or ImageNet's for torchvision's models.
-INPUT_SIZE = {"cifar": 32, "imagenet": 224}
+# Input side of each variant: native CIFAR resolution, or ImageNet's for torchvision's models;
+# airbench is the CNN's second design (below), at CIFAR's resolution.
+INPUT_SIZE = {"cifar": 32, "imagenet": 224, "airbench": 32}
 
 # Models that read any input side (--image-size, e.g. a cheaper 128 or 160 for the imagenet
 # variants): their classifier sits behind a global average pool. AlexNet's classifier reads a fixed
@@ -86,3 +87,14 @@ HEAD = {"cnn": "head", "alexnet": "classifier.6", "mobilenet": "classifier.1", "
 # is invariant to the gradient's scale; AlexNet has no BatchNorm (its fix is its initialisation).
 CIFAR_LOGIT_SCALE = {"cnn": 1 / 3, "mobilenet": 1 / 3, "resnet18": 1 / 3}
 CIFAR_BATCHNORM_MOMENTUM = 0.6
+
+# The custom CNN's `airbench` variant: the network of airbench94 (Jordan 2024, arXiv 2404.00498;
+# KellerJordan/cifar10-airbench), written from the paper's description. A frozen 2×2 convolution
+# initialised to whiten the training set's 2×2 patches (shared/whitening.py; its bias trains), GELU,
+# then three blocks of conv3×3 → max-pool 2 → BatchNorm → GELU → conv3×3 → BatchNorm → GELU, widths
+# 64-256-256 (31 → 15 → 7 → 3), a global max-pool, a Linear layer without bias and its logits × 1/9.
+# BatchNorm: no learned scale (the weight stays 1), eps 1e-12, momentum 0.6 (PyTorch's convention).
+# Every 3×3 convolution starts as a partial identity (its first in-channels filters are Dirac
+# deltas). About 1.97 M parameters and 118 M multiply-adds per image (the cifar CNN: 1.15 M, 68 M).
+AIRBENCH = dict(whiten_kernel=2, whiten_width=24, widths=(64, 256, 256), logit_scale=1 / 9,
+                batchnorm_eps=1e-12, batchnorm_momentum=0.6)

@@ -28,11 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
+from shared.architectures import AIRBENCH
 from shared.batch_plan import eval_slices, steps_per_epoch, train_batch
 from shared.config import RunConfig
 from shared.data import load_cifar10, subset_indices, train_val_split
 from shared.backends import FRAMEWORK_MODULES
 from shared.io import append_line_durably, atomic_write_text
+from shared.whitening import whitening_filters
 from shared.metrics import SCHEMA_VERSION, EpochRecord, peak_host_mb, rate_cell, read_jsonl
 
 # Per-channel mean and std of the 50,000 training images, in 0..255 pixel units.
@@ -62,6 +64,12 @@ def divergence_check_every(device: str) -> int:
 def normalization(cfg: RunConfig) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """(mean, std) per channel in pixel units: what the initial weights expect."""
     return (IMAGENET_MEAN, IMAGENET_STD) if cfg.pretrained else (CIFAR10_MEAN, CIFAR10_STD)
+
+
+def run_whitening_filters(cfg: RunConfig) -> np.ndarray:
+    """The airbench CNN's whitening filters for this run: from its training images, normalised as
+    the model reads them (shared/whitening.py), in PyTorch's (out, in, kh, kw) layout."""
+    return whitening_filters(load_split(cfg).x_train, *normalization(cfg), AIRBENCH["whiten_kernel"])
 
 
 def initial_weights_source(run_dir: Path, cfg: RunConfig) -> str:

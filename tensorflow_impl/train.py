@@ -18,7 +18,7 @@ from shared.batch_plan import steps_per_epoch
 from shared.config import RunConfig
 from shared.distributed import scaling_settings
 from shared.run import (INITIAL_WEIGHTS, RecordWriter, Split, first_batch_chunks, initial_weights_source,
-                        load_split, normalization)
+                        load_split, normalization, run_whitening_filters)
 from shared.weights_io import load_arrays
 
 from . import checkpoint
@@ -82,6 +82,9 @@ def train(cfg: RunConfig, run_dir: Path) -> int:
         raise FileNotFoundError(f"{init_path} is missing: {cfg.mode} needs the pretrained initial weights")
     else:
         init = f"keras-seed{cfg.seed}"  # PyTorch is not installed: Keras' own initialisers
+        if any(layer.name == "whiten" for layer in model.layers):  # airbench: whitened from the data
+            model.get_layer("whiten").kernel.assign(run_whitening_filters(cfg).transpose(2, 3, 1, 0))  # OIHW → HWIO
+            init += "+whitened"
     if cfg.mode == "linear-probe":
         freeze_backbone(model, cfg.model)
     loss = make_loss(cfg)

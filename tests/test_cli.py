@@ -58,8 +58,8 @@ def test_framework_logs_are_held_back_and_other_lines_pass(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--model", "vgg"], "invalid choice: 'vgg' (choose from 'cnn', 'alexnet', 'mobilenet', 'resnet18', 'vit', 'all')"),
-    (["--variant", "tiny"], "invalid choice: 'tiny' (choose from 'cifar', 'imagenet')"),
-    (["--model", "cnn", "--variant", "imagenet"], "--model cnn has no 'imagenet' variant; it has: cifar"),
+    (["--variant", "tiny"], "invalid choice: 'tiny' (choose from 'cifar', 'imagenet', 'airbench')"),
+    (["--model", "cnn", "--variant", "imagenet"], "--model cnn has no 'imagenet' variant; it has: cifar, airbench"),
     (["--backend", "jax"], "invalid choice: 'jax' (choose from 'torch', 'tensorflow', 'both')"),
     (["--mode", "linear"], "invalid choice: 'linear' (choose from 'scratch', 'finetune', 'linear-probe')"),
     (["--epochs", "0"], "'0' must be a positive integer"),

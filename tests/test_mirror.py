@@ -79,11 +79,13 @@ ONE_SIDED_NAMES = {
     "optim.py": {
         TORCH: {
             "set_learning_rate": "PyTorch's loop sets the rate before each step; in Keras, callbacks.FollowSchedule",
+            "norm_biases": "the normalisation layers' biases, found by module type; Keras tests each variable (is_norm_bias)",
         },
         KERAS: {
             "decays": "shared.config.decays for Keras variables (by path); PyTorch calls the shared rule directly",
             "TorchSGD": "PyTorch's SGD update rule as a Keras optimizer; PyTorch uses torch.optim.SGD",
             "TorchAdamW": "PyTorch's AdamW update rule as a Keras optimizer; PyTorch uses torch.optim.AdamW",
+            "is_norm_bias": "a normalisation layer's beta, by path; PyTorch collects them by module type (norm_biases)",
         },
     },
     "probe.py": {
@@ -120,8 +122,10 @@ ONE_SIDED_NAMES = {
         TORCH: {
             "CNN": "the network as an nn.Module class; Keras builds it with the functional API in cnn()",
             "ConvBlock": "a block as an nn.Module class; Keras' is the function conv_block",
+            "AirbenchCNN": "the airbench variant as an nn.Module class; Keras builds it in airbench_cnn()",
         },
-        KERAS: {"conv_block": "PyTorch's ConvBlock in the functional API"},
+        KERAS: {"conv_block": "PyTorch's ConvBlock in the functional API",
+                "airbench_cnn": "PyTorch's AirbenchCNN in the functional API"},
     },
     "models/mobilenet.py": {KERAS: {"conv_bn_relu6": _BLOCK, "inverted_residual": _BLOCK}},
     "models/resnet.py": {KERAS: {"STAGES": _BLOCK, "basic_block": _BLOCK}},
