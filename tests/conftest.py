@@ -98,3 +98,41 @@ def write_run(out, name, *, seed, val_accs, epochs=2, fields=None, **changes) ->
                  for e in range(1, epochs + 1)]
         (run_dir / f"{backend}.jsonl").write_text("\n".join(lines) + "\n")
     return run_dir
+
+
+@pytest.fixture
+def float64():
+    """Keras in float64: the dtype policy makes the layers float64; floatx makes the loss float64
+    too (Keras losses cast predictions to floatx)."""
+    import keras
+    keras.config.set_dtype_policy("float64")
+    keras.config.set_floatx("float64")
+    yield
+    keras.config.set_floatx("float32")
+    keras.config.set_dtype_policy("float32")
+
+
+def twin_training_steps(torch_model, keras_model, cfg, dtype: str, lrs, batch):
+    """Train twin models (PyTorch's in training mode, in `dtype`) with cfg's optimizer and loss on
+    the same batches, batch(step) → (NHWC images in dtype, labels), at the same learning rates.
+    Returns the losses of both per step and the final states (PyTorch names) of both."""
+    import numpy as np
+
+    from pytorch_impl import weights as torch_weights
+    from pytorch_impl.optim import make_loss, make_optimizer, set_learning_rate
+    from tensorflow_impl import optim as keras_optim, weights as keras_weights
+
+    torch_model.to(getattr(torch, dtype)).train()
+    t_opt, t_loss = make_optimizer(torch_model, cfg), make_loss(cfg)
+    keras_model.compile(optimizer=keras_optim.make_optimizer(cfg), loss=keras_optim.make_loss(cfg))
+    losses = []
+    for step, lr in enumerate(lrs):
+        x, y = batch(step)
+        set_learning_rate(t_opt, lr)
+        loss = t_loss(torch_model(torch.from_numpy(x).permute(0, 3, 1, 2)), torch.from_numpy(y))
+        t_opt.zero_grad()
+        loss.backward()
+        t_opt.step()
+        keras_model.optimizer.learning_rate.assign(lr)
+        losses.append((loss.item(), float(keras_model.train_on_batch(x, np.eye(10, dtype=dtype)[y]))))
+    return losses, torch_weights.to_torch_state(torch_model), keras_weights.to_torch_state(keras_model)

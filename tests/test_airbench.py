@@ -8,15 +8,14 @@ import pytest
 import torch
 
 import tensorflow_impl  # noqa: F401  (TensorFlow environment first)
-import keras
 
 from pytorch_impl import models as torch_models, weights as torch_weights
-from pytorch_impl.optim import make_loss as torch_loss, make_optimizer as torch_optimizer, set_learning_rate
+from conftest import twin_training_steps
+from pytorch_impl.optim import make_optimizer as torch_optimizer, set_learning_rate
 from shared.config import resolve
 from shared.run import CIFAR10_MEAN, CIFAR10_STD
 from shared.whitening import patches, whitening_filters
 from tensorflow_impl import models as keras_models, weights as keras_weights
-from tensorflow_impl.optim import make_loss as keras_loss, make_optimizer as keras_optimizer
 
 RECIPE = resolve("cnn", variant="airbench")
 
@@ -82,33 +81,12 @@ def test_eval_logits_agree():
     assert np.abs(keras_model(x, training=False).numpy() - want).max() < 1e-4
 
 
-@pytest.fixture
-def float64():
-    keras.config.set_dtype_policy("float64")
-    keras.config.set_floatx("float64")
-    yield
-    keras.config.set_floatx("float32")
-    keras.config.set_dtype_policy("float32")
-
-
 def training_steps(dtype, lrs):
     """The recipe's optimizer and loss on twin models, same batches and learning rates: the
     losses of both and their final states."""
     torch_model, keras_model = twin_models(seed=1)
-    torch_model.to(getattr(torch, dtype)).train()
-    t_opt, t_loss = torch_optimizer(torch_model, RECIPE), torch_loss(RECIPE)
-    keras_model.compile(optimizer=keras_optimizer(RECIPE), loss=keras_loss(RECIPE))
-    losses = []
-    for step, lr in enumerate(lrs):
-        x, y = normalised(8, seed=step, dtype=dtype)
-        set_learning_rate(t_opt, lr)
-        loss = t_loss(torch_model(torch.from_numpy(x).permute(0, 3, 1, 2)), torch.from_numpy(y))
-        t_opt.zero_grad()
-        loss.backward()
-        t_opt.step()
-        keras_model.optimizer.learning_rate.assign(lr)
-        losses.append((loss.item(), float(keras_model.train_on_batch(x, np.eye(10, dtype=dtype)[y]))))
-    return losses, torch_weights.to_torch_state(torch_model), keras_weights.to_torch_state(keras_model)
+    return twin_training_steps(torch_model, keras_model, RECIPE, dtype, lrs,
+                               lambda step: normalised(8, seed=step, dtype=dtype))
 
 
 def test_first_training_step_loss_matches_in_float32():

@@ -8,12 +8,11 @@ import torch
 import tensorflow_impl  # noqa: F401  (TensorFlow environment first)
 import keras
 
+from conftest import twin_training_steps
 from pytorch_impl import models as torch_models, weights as torch_weights
-from pytorch_impl.optim import make_loss as torch_loss, make_optimizer as torch_optimizer, set_learning_rate
 from shared.architectures import CIFAR_BATCHNORM_MOMENTUM, CIFAR_LOGIT_SCALE, HEAD, INPUT_SIZE
 from shared.config import RunConfig
 from tensorflow_impl import models as keras_models, weights as keras_weights
-from tensorflow_impl.optim import make_loss as keras_loss, make_optimizer as keras_optimizer
 from tensorflow_impl.weights import PortError
 
 
@@ -147,17 +146,6 @@ def test_port_layout_rules(torch_layer, keras_layer, shape):
     np.testing.assert_allclose(keras_model(x).numpy(), want, atol=1e-5)
 
 
-@pytest.fixture
-def float64():
-    # The dtype policy makes the layers float64; floatx makes the loss float64 too (Keras losses
-    # cast predictions to floatx).
-    keras.config.set_dtype_policy("float64")
-    keras.config.set_floatx("float64")
-    yield
-    keras.config.set_floatx("float32")
-    keras.config.set_dtype_policy("float32")
-
-
 def without_dropout(torch_model, keras_model):
     for module in torch_model.modules():
         if isinstance(module, torch.nn.Dropout):
@@ -178,21 +166,11 @@ def training_steps(dtype, lrs, name="cnn", cfg=SGD):
     the losses of both and the final states (PyTorch names) of both."""
     torch_model, keras_model = twin_models(name, seed=1)
     without_dropout(torch_model, keras_model)
-    torch_model.to(getattr(torch, dtype)).train()
-    t_opt, t_loss = torch_optimizer(torch_model, cfg), torch_loss(cfg)
-    keras_model.compile(optimizer=keras_optimizer(cfg), loss=keras_loss(cfg))
-    losses = []
-    for step, lr in enumerate(lrs):
+
+    def step_batch(step):
         x, y = batch(8, seed=step)
-        x = x.astype(dtype)
-        set_learning_rate(t_opt, lr)
-        loss = t_loss(torch_model(torch.from_numpy(x).permute(0, 3, 1, 2)), torch.from_numpy(y))
-        t_opt.zero_grad()
-        loss.backward()
-        t_opt.step()
-        keras_model.optimizer.learning_rate.assign(lr)
-        losses.append((loss.item(), float(keras_model.train_on_batch(x, np.eye(10, dtype=dtype)[y]))))
-    return losses, torch_weights.to_torch_state(torch_model), keras_weights.to_torch_state(keras_model)
+        return x.astype(dtype), y
+    return twin_training_steps(torch_model, keras_model, cfg, dtype, lrs, step_batch)
 
 
 @pytest.mark.parametrize("name", CIFAR_MODELS)
