@@ -24,7 +24,7 @@ import torch
 
 from shared.config import RunConfig
 from shared.io import atomic_write_text
-from shared.run import INITIAL_WEIGHTS, INITIAL_WEIGHTS_SOURCE, run_whitening_filters
+from shared.run import INITIAL_WEIGHTS, INITIAL_WEIGHTS_SOURCE, load_split, run_whitening_filters
 from shared.weights_io import save_arrays
 
 from .models import build_model
@@ -40,7 +40,7 @@ def make_initial_weights(cfg: RunConfig, run_dir: Path) -> Path:
     source = f"torch-seed{cfg.seed}"
     if hasattr(model, "whiten"):  # airbench: whitening filters of this run's training images
         with torch.no_grad():
-            model.whiten.weight.copy_(torch.from_numpy(run_whitening_filters(cfg)))
+            model.whiten.weight.copy_(torch.from_numpy(run_whitening_filters(cfg, load_split(cfg).x_train)))
         source += "+whitened"
     if cfg.pretrained:
         state, description = read_state(resolve_weights(cfg.model, cfg.weights))

@@ -66,10 +66,10 @@ def normalization(cfg: RunConfig) -> tuple[tuple[float, ...], tuple[float, ...]]
     return (IMAGENET_MEAN, IMAGENET_STD) if cfg.pretrained else (CIFAR10_MEAN, CIFAR10_STD)
 
 
-def run_whitening_filters(cfg: RunConfig) -> np.ndarray:
+def run_whitening_filters(cfg: RunConfig, x_train: np.ndarray) -> np.ndarray:
     """The airbench CNN's whitening filters for this run: from its training images, normalised as
     the model reads them (shared/whitening.py), in PyTorch's (out, in, kh, kw) layout."""
-    return whitening_filters(load_split(cfg).x_train, *normalization(cfg), AIRBENCH["whiten_kernel"])
+    return whitening_filters(x_train, *normalization(cfg), AIRBENCH["whiten_kernel"])
 
 
 def initial_weights_source(run_dir: Path, cfg: RunConfig) -> str:

@@ -83,7 +83,7 @@ def train(cfg: RunConfig, run_dir: Path) -> int:
     else:
         init = f"keras-seed{cfg.seed}"  # PyTorch is not installed: Keras' own initialisers
         if any(layer.name == "whiten" for layer in model.layers):  # airbench: whitened from the data
-            model.get_layer("whiten").kernel.assign(run_whitening_filters(cfg).transpose(2, 3, 1, 0))  # OIHW → HWIO
+            model.get_layer("whiten").kernel.assign(run_whitening_filters(cfg, split.x_train).transpose(2, 3, 1, 0))  # OIHW → HWIO
             init += "+whitened"
     if cfg.mode == "linear-probe":
         freeze_backbone(model, cfg.model)
