@@ -16,7 +16,7 @@ from shared.run import RecordWriter, divergence_check_every, print_epoch
 from . import checkpoint
 from .device import peak_device_mb
 from .optim import make_loss
-from .tta import evaluate_tta
+from .tta import make_tta_evaluator
 
 
 class FollowSchedule(keras.callbacks.Callback):
@@ -85,6 +85,7 @@ class EpochRecorder(FollowSchedule):
                  device: str = "cpu", tta_data=None):
         super().__init__(cfg, steps, device)
         self.tta_data = tta_data  # with --tta: the validation batches its pass averages views of
+        self.evaluate_tta = None  # made at the first epoch's end, when fit has set self.model
         self.writer, self.val_images = writer, val_images
         self.feature_images_per_sec = feature_images_per_sec
         self.checkpoint_dir = checkpoint_dir  # where the state after each epoch goes (None: nowhere)
@@ -109,7 +110,9 @@ class EpochRecorder(FollowSchedule):
     def on_epoch_end(self, epoch, logs=None):
         tta_loss = tta_acc = None
         if self.cfg.tta != "none":
-            tta_loss, tta_acc = evaluate_tta(self.model, self.tta_data, self.cfg.tta, make_loss(self.cfg))
+            if self.evaluate_tta is None:
+                self.evaluate_tta = make_tta_evaluator(self.model, self.cfg.tta, make_loss(self.cfg))
+            tta_loss, tta_acc = self.evaluate_tta(self.tta_data)
         train_ips = steady_images_per_sec(
             self.diverged_at or self.steps, self.cfg.warmup_batches, self.cfg.batch_size,
             None if self.steady_start is None else self.train_end - self.steady_start)

@@ -22,9 +22,10 @@ def tta_logits(model: keras.Model, x: tf.Tensor, mode: str) -> tf.Tensor:
     return tf.add_n([v.weight * tf.cast(model(view(x, v), training=False), tf.float32) for v in VIEWS[mode]])
 
 
-def evaluate_tta(model: keras.Model, data: tf.data.Dataset, mode: str, loss: keras.losses.Loss) -> tuple[float, float]:
-    """(loss, accuracy) of the averaged logits over a dataset of (images, one-hot labels),
-    weighted by image, as the plain validation pass weighs them."""
+def make_tta_evaluator(model: keras.Model, mode: str, loss: keras.losses.Loss):
+    """evaluate(data) → (loss, accuracy) of the averaged logits over a dataset of (images, one-hot
+    labels), weighted by image, as the plain validation pass weighs them. Made once per run, so
+    its tf.function traces once, not every epoch."""
     @tf.function(reduce_retracing=True)
     def batch_sums(x, y):
         logits = tta_logits(model, x, mode)
@@ -32,8 +33,11 @@ def evaluate_tta(model: keras.Model, data: tf.data.Dataset, mode: str, loss: ker
         correct = tf.reduce_sum(tf.cast(tf.argmax(logits, 1) == tf.argmax(y, 1), tf.float32))
         return loss(y, logits) * n, correct, n
 
-    total_loss = total_correct = count = 0.0
-    for x, y in data:
-        batch_loss, correct, n = batch_sums(x, y)
-        total_loss, total_correct, count = total_loss + float(batch_loss), total_correct + float(correct), count + float(n)
-    return total_loss / count, total_correct / count
+    def evaluate(data: tf.data.Dataset) -> tuple[float, float]:
+        total_loss = total_correct = count = 0.0
+        for x, y in data:
+            batch_loss, correct, n = batch_sums(x, y)
+            total_loss, total_correct, count = total_loss + float(batch_loss), total_correct + float(correct), count + float(n)
+        return total_loss / count, total_correct / count
+
+    return evaluate

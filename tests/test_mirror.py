@@ -56,7 +56,7 @@ ONE_SIDED_NAMES = {
     },
     "tta.py": {
         KERAS: {
-            "evaluate_tta": "fit's validation is the plain pass, so Keras runs the TTA pass apart; PyTorch's "
+            "make_tta_evaluator": "fit's validation is the plain pass, so Keras runs the TTA pass apart; PyTorch's "
                             "evaluate (train.py) takes the mode",
         },
     },
