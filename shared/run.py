@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.architectures import AIRBENCH
+from shared.architectures import WHITEN_KERNEL
 from shared.batch_plan import eval_slices, steps_per_epoch, train_batch
 from shared.config import RunConfig
 from shared.data import load_cifar10, subset_indices, train_val_split
@@ -67,9 +67,9 @@ def normalization(cfg: RunConfig) -> tuple[tuple[float, ...], tuple[float, ...]]
 
 
 def run_whitening_filters(cfg: RunConfig, x_train: np.ndarray) -> np.ndarray:
-    """The airbench CNN's whitening filters for this run: from its training images, normalised as
-    the model reads them (shared/whitening.py), in PyTorch's (out, in, kh, kw) layout."""
-    return whitening_filters(x_train, *normalization(cfg), AIRBENCH["whiten_kernel"])
+    """The CNN's whitening filters for this run: from its training images, normalised as the
+    model reads them (shared/whitening.py), in PyTorch's (out, in, kh, kw) layout."""
+    return whitening_filters(x_train, *normalization(cfg), WHITEN_KERNEL)
 
 
 def initial_weights_source(run_dir: Path, cfg: RunConfig) -> str:

@@ -1,10 +1,10 @@
-"""The whitening filters of airbench's first layer (the CNN's `airbench` variant), computed once
-in numpy from the training images, so both backends start from the very same tensor.
+"""The whitening filters of the custom CNN's first layer (airbench's stem, in both designs),
+computed once in numpy from the training images, so both backends start from the very same tensor.
 
 The covariance of the images' k×k patches (after the usual per-channel normalisation) has
 eigenvectors v_i and eigenvalues λ_i; the filters v_i / √(λ_i + ε) map a patch to coordinates
 in which the patches are uncorrelated with unit variance, and their negatives are kept too (so
-the GELU after the layer passes both signs): 2·3·k² filters. The layer is frozen; its bias trains.
+the ReLU or GELU after the layer passes both signs): 2·3·k² filters. The layer is frozen; its bias trains.
 """
 
 from __future__ import annotations

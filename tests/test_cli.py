@@ -273,7 +273,7 @@ def test_a_torch_that_fails_to_import_leaves_keras_its_own_init(real_data_env, t
     assert [x for x in result.stderr.splitlines() if "libtorch_cpu.so" in x] == [
         f"warning: could not make shared initial weights ({failure}); each backend uses its own", failure]
     [record], _ = read_jsonl(run_dir / "tensorflow.jsonl")
-    assert record.status == "ok" and record.init == "keras-seed0"
+    assert record.status == "ok" and record.init == "keras-seed0+whitened"
     assert not (run_dir / "torch.jsonl").exists() and "Traceback" in (run_dir / "torch.log").read_text()
 
 
@@ -354,9 +354,9 @@ def test_both_backends_end_to_end(real_data_env, tmp_path):
         records, problems = read_jsonl(run_dir / f"{backend}.jsonl")
         assert problems == [] and [r.epoch for r in records] == [1, 2]
         finals[backend] = records[-1]
-        assert all(r.status == "ok" and r.init == "torch-seed0" and r.validation == "holdout500"
+        assert all(r.status == "ok" and r.init == "torch-seed0+whitened" and r.validation == "holdout500"
                    and r.train_images == 512 and r.val_images == 500 for r in records)
-    assert finals["torch"].params_total == finals["tensorflow"].params_total == 1_148_874
+    assert finals["torch"].params_total == finals["tensorflow"].params_total == 1_161_282
     summary = pd.read_csv(out / "summary.csv")
     assert sorted(summary.backend) == ["tensorflow", "torch"] and set(summary.run_id) == {cfg.run_id}
     assert (run_dir / "table.md").read_text().count("| cnn (cifar, scratch) |") == 2
