@@ -38,7 +38,7 @@ from pytorch_impl import models as torch_models, weights as torch_weights  # noq
 from pytorch_impl.optim import make_loss, make_optimizer, set_learning_rate  # noqa: E402
 from shared.batch_plan import train_batch  # noqa: E402
 from shared.config import MODELS, resolve  # noqa: E402
-from shared.run import load_split, normalization  # noqa: E402
+from shared.run import load_split, normalization, run_whitening_filters  # noqa: E402
 from tensorflow_impl import models as keras_models, weights as keras_weights  # noqa: E402
 
 CONTROL_PERTURBATION = 1e-9
@@ -109,6 +109,9 @@ def main(argv=None) -> int:
 
     torch.manual_seed(cfg.seed)
     torch_model = torch_models.build_model(args.model, variant=cfg.variant)
+    if hasattr(torch_model, "whiten"):  # the CNN: whitened from the run's images, as init_weights does
+        with torch.no_grad():
+            torch_model.whiten.weight.copy_(torch.from_numpy(run_whitening_filters(cfg, split.x_train)))
     keras_model = keras_models.build_model(args.model, variant=cfg.variant)
     keras_weights.load_torch_state(keras_model, torch_weights.to_torch_state(torch_model))
     without_dropout(torch_model, keras_model)

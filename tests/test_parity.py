@@ -393,7 +393,7 @@ def test_drift_check_keeps_float64_twins_at_round_off_on_real_batches(real_data_
     at round-off over the CNN's first steps, and the table has a row per step."""
     import drift_check
 
-    assert drift_check.main(["cnn", "--steps", "3", "--subset", "512"]) == 0
+    assert drift_check.main(["cnn", "--steps", "3", "--subset", "256"]) == 0
     rows = [line.split() for line in capsys.readouterr().out.splitlines() if line[:4].strip().isdigit()]
     assert [int(row[0]) for row in rows] == [1, 2, 3]
     for _step, _lr, loss, twins, control in rows:
