@@ -38,7 +38,7 @@ def make_initial_weights(cfg: RunConfig, run_dir: Path) -> Path:
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model, variant=cfg.variant, num_classes=cfg.num_classes, image_size=cfg.image_size)
     source = f"torch-seed{cfg.seed}"
-    if hasattr(model, "whiten"):  # airbench: whitening filters of this run's training images
+    if hasattr(model, "whiten"):  # the CNN's stem: whitening filters of this run's training images
         with torch.no_grad():
             model.whiten.weight.copy_(torch.from_numpy(run_whitening_filters(cfg, load_split(cfg).x_train)))
         source += "+whitened"

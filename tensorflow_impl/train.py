@@ -82,7 +82,7 @@ def train(cfg: RunConfig, run_dir: Path) -> int:
         raise FileNotFoundError(f"{init_path} is missing: {cfg.mode} needs the pretrained initial weights")
     else:
         init = f"keras-seed{cfg.seed}"  # PyTorch is not installed: Keras' own initialisers
-        if any(layer.name == "whiten" for layer in model.layers):  # airbench: whitened from the data
+        if any(layer.name == "whiten" for layer in model.layers):  # the CNN's stem: whitened from the data
             model.get_layer("whiten").kernel.assign(run_whitening_filters(cfg, split.x_train).transpose(2, 3, 1, 0))  # OIHW → HWIO
             init += "+whitened"
     if cfg.mode == "linear-probe":

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from conftest import twin_training_steps  # noqa: E402  (imports PyTorch before TensorFlow)
+from conftest import twin_training_steps, without_dropout  # noqa: E402  (imports PyTorch before TensorFlow)
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -42,18 +42,6 @@ from shared.run import load_split, normalization, run_whitening_filters  # noqa:
 from tensorflow_impl import models as keras_models, weights as keras_weights  # noqa: E402
 
 CONTROL_PERTURBATION = 1e-9
-
-
-def without_dropout(*models) -> None:
-    for model in models:
-        if isinstance(model, torch.nn.Module):
-            for module in model.modules():
-                if isinstance(module, torch.nn.Dropout):
-                    module.p = 0.0
-        else:
-            for layer in model.layers:
-                if isinstance(layer, keras.layers.Dropout):
-                    layer.rate = 0.0
 
 
 def control_losses(model, cfg, dtype: str, lrs, batch) -> list[tuple[float, float]]:

@@ -8,7 +8,7 @@ import torch
 import tensorflow_impl  # noqa: F401  (TensorFlow environment first)
 import keras
 
-from conftest import twin_training_steps
+from conftest import twin_training_steps, without_dropout
 from pytorch_impl import models as torch_models, weights as torch_weights
 from shared.architectures import CIFAR_BATCHNORM_MOMENTUM, CIFAR_LOGIT_SCALE, HEAD, INPUT_SIZE
 from shared.config import RunConfig
@@ -145,15 +145,6 @@ def test_port_layout_rules(torch_layer, keras_layer, shape):
     from_torch = (lambda a: a.transpose(0, 2, 3, 1)) if len(shape) == 4 else (lambda a: a)
     want = from_torch(t_layer(torch.from_numpy(to_torch(x))).detach().numpy())
     np.testing.assert_allclose(keras_model(x).numpy(), want, atol=1e-5)
-
-
-def without_dropout(torch_model, keras_model):
-    for module in torch_model.modules():
-        if isinstance(module, torch.nn.Dropout):
-            module.p = 0.0
-    for layer in keras_model.layers:
-        if isinstance(layer, keras.layers.Dropout):
-            layer.rate = 0.0
 
 
 SGD = RunConfig(optimizer="sgd", lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4, label_smoothing=0.2)

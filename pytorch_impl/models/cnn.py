@@ -8,7 +8,7 @@ then three blocks of conv3×3 → max-pool 2 → BatchNorm → ReLU → conv3×3
 widths 64-128-256, so the feature map goes 31 → 15 → 7 → 3; a global max-pool and one Linear
 layer classify. Pooling before the first BatchNorm of a block (as airbench does) normalises a 4×
 smaller tensor. Convolutions carry no bias (BatchNorm follows). 1,161,282 parameters with 10
-classes, 1,160,994 of them trained; about 63 M multiply-adds per image.
+classes, 1,160,994 of them trained; about 65 M multiply-adds per image.
 
 airbench: airbench94's network (shared/architectures.py AIRBENCH has the design and its source):
 the stem and a GELU before the same kind of blocks (GELU, widths 64-256-256), BatchNorm without a
