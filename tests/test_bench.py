@@ -59,6 +59,10 @@ def test_median_ms_waits_out_the_warm_up_calls(monkeypatch):
     assert median_ms(clock.step, runs=3, warmup=1) == pytest.approx(2.0)
 
 
+# One worker for the whole module under pytest-xdist (make test), so the bench run below is made once.
+pytestmark = pytest.mark.xdist_group("bench")
+
+
 @pytest.fixture(scope="module")
 def bench_run(tmp_path_factory, real_data_env_module):
     out = tmp_path_factory.mktemp("bench")

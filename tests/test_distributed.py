@@ -110,6 +110,11 @@ def run_folder(out: Path) -> Path:
     return run_dir
 
 
+# One worker for the whole module under pytest-xdist (make test), so the one- and two-device runs
+# below are made once.
+pytestmark = pytest.mark.xdist_group("distributed")
+
+
 @pytest.fixture(scope="module")
 def one_and_two_devices(real_data_env_module, tmp_path_factory):
     """The CNN, one epoch (8 steps), both backends, on one device and on two."""

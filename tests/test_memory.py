@@ -111,6 +111,10 @@ def _measure(backend: str, n: int, what: str = "extract") -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+# One worker for the whole module under pytest-xdist (make test), so the peaks below are measured once.
+pytestmark = pytest.mark.xdist_group("memory")
+
+
 @pytest.fixture(scope="module")
 def peaks() -> dict:
     """{backend: {n: measurement}}, for the backends whose framework is installed."""

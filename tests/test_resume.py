@@ -21,6 +21,10 @@ RUN = [*SETTINGS, "--epochs", "3"]
 FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "initial_loss", "init")
 
 
+# One worker for the whole module under pytest-xdist (make test), so the uninterrupted run below is made once.
+pytestmark = pytest.mark.xdist_group("resume")
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(real_data_env_module, tmp_path_factory):
     out = tmp_path_factory.mktemp("uninterrupted")
@@ -85,6 +89,10 @@ def test_killed_run_resumes_to_the_uninterrupted_records(uninterrupted, tmp_path
     assert [[getattr(r, f) for f in FIELDS] for r in resumed] == \
            [[getattr(r, f) for f in FIELDS] for r in uninterrupted[backend]]
 
+    again = compare("--resume", str(run_dir), "--backend", backend)  # a finished run trains nothing
+    assert again.returncode == 0 and f"[{backend}] already finished all 3 epochs" in again.stdout
+    assert read_jsonl(run_dir / f"{backend}.jsonl")[0] == resumed
+
 
 def test_the_same_seed_twice_gives_identical_records(uninterrupted, real_data_env, tmp_path):
     out = tmp_path / "again"
@@ -104,13 +112,6 @@ def cpu_name() -> str:
         if line.startswith("model name"):
             return line.split(":", 1)[1].strip()
     return "unknown CPU"
-
-
-def test_resuming_a_finished_run_trains_nothing(uninterrupted, tmp_path):
-    run_dir = kill_during_second_epoch(tmp_path / "results", "torch")
-    compare("--resume", str(run_dir), "--backend", "torch")
-    again = compare("--resume", str(run_dir), "--backend", "torch")
-    assert again.returncode == 0 and "[torch] already finished all 3 epochs" in again.stdout
 
 
 @pytest.mark.parametrize("args, message", [
