@@ -83,17 +83,18 @@ def record(**changes) -> EpochRecord:
     return EpochRecord(**{**base, **changes})
 
 
-def write_run(out, name, *, seed, val_accs, epochs=2, fields=None, **changes) -> Path:
+def write_run(out, name, *, seed, val_accs, epochs=2, fields=None, model="cnn", mode="scratch", **changes) -> Path:
     """A run folder as compare.py leaves it: config.json and one JSONL per backend (fields: more
     record fields, the same in every record)."""
-    cfg = resolve("cnn", epochs=epochs, seed=seed, subset=512, **changes)
+    cfg = resolve(model, mode, epochs=epochs, seed=seed, subset=512, **changes)
     cfg.run_id = name
     run_dir = out / name
     run_dir.mkdir(parents=True)
     cfg.save(run_dir / "config.json")
     for backend, val_acc in val_accs.items():
         lines = [record(**{**dict(run_id=name, backend=backend, seed=seed, epoch=e, epochs=epochs, train_acc=0.9,
-                                  val_acc=val_acc - 0.1 * (epochs - e), train_images=512, image_size=32),
+                                  val_acc=val_acc - 0.1 * (epochs - e), train_images=512, model=model, mode=mode,
+                                  variant=cfg.variant, image_size=cfg.image_size),
                            **(fields or {})}).to_json()
                  for e in range(1, epochs + 1)]
         (run_dir / f"{backend}.jsonl").write_text("\n".join(lines) + "\n")

@@ -63,6 +63,29 @@ def test_a_single_seed_verdict_compares_the_same_seed(tmp_path):
     assert "Parity: not assessed (the backends have no seed in common)." in report
 
 
+def test_report_gives_the_original_projects_table_when_a_pretrained_model_ran(runs):
+    out, _ = runs
+    write_run(out, "20261127-140000-mobilenet-seed0-dddd", seed=0, epochs=1, model="mobilenet", mode="finetune",
+              image_size=128, val_accs={"torch": 0.9012, "tensorflow": 0.8934})
+    assert compare("report", "--runs", str(out)).returncode == 0
+    report = (out / "REPORT.md").read_text()
+    text = report.split("## The original project's table")[1].split("## Curves and settings")[0]
+    section = squeezed(text)
+    assert "| MobileNet | finetune, 128px | PyTorch | 90.00% | 90.12% | 1.5000 | 1.2000 | ok (1 seed) |" in section
+    assert "| MobileNet | finetune, 128px | TensorFlow/Keras | 90.00% | 89.34% | 1.5000 | 1.2000 | ok (1 seed) |" in section
+    assert "| MobileNet | finetune | original (T4) | 90.07% | 86.24% | 0.2960 | 0.3962 | published |" in section
+    for name, mode in (("AlexNet", "finetune, 224px"), ("ResNet-18", "finetune, 224px"), ("ViT", "linear-probe, 224px")):
+        assert f"| {name} | {mode} | PyTorch | - | - | - | - | skipped: not among these runs |" in section
+    assert section.count("| CNN | scratch, 32px | PyTorch |") == 2  # both CNN comparisons, each named below
+    assert "- MobileNet: mobilenet (imagenet, finetune, 128px), 1 epoch, fp32" in text
+
+
+def test_report_has_no_original_table_without_a_pretrained_model(runs):
+    out, _ = runs
+    assert compare("report", "--runs", str(out)).returncode == 0
+    assert "original project" not in (out / "REPORT.md").read_text()
+
+
 def test_report_skips_and_names_what_it_cannot_read(runs):
     out, _ = runs
     result = compare("report", "--runs", str(out))

@@ -27,7 +27,9 @@ from shared.config import RunConfig, describe_augmentation
 from shared.io import atomic_write_text
 from shared import provenance
 from shared.metrics import UNMEASURED, BenchRecord, EpochRecord, finished, read_jsonl
-from shared.reporting import figures
+from shared.architectures import input_size
+from shared.config import DEFAULT_VARIANT
+from shared.reporting import figures, original
 from shared.reporting.stats import STATISTICAL_TOLERANCE
 from shared.reporting.tables import (bench_rows, bench_settings_line, markdown, parity_verdict, resolution,
                                      seed_rows, seeds_verdict, table_text)
@@ -154,13 +156,32 @@ def gap_rows(runs: dict[str, list[list[EpochRecord]]]) -> list[str]:
     return gaps
 
 
+def original_table(found: list[tuple[tuple, pd.DataFrame]], names: dict[tuple, str]) -> list[str]:
+    """The original project's table (shared.reporting.original) from the comparisons that ran one
+    of its models in its mode: the report's part of a `compare.py table` run. Only when at least
+    one pretrained model is among them (the CNN from scratch alone is the Accuracy table again);
+    a model without such a comparison keeps its rows, marked as not among these runs."""
+    if not any(dict(key)["model"] != "cnn" for key, _ in found):
+        return []
+    rows, backends = [], [b for b in BACKENDS if any(BACKEND_NAMES[b] in set(t["Backend"]) for _, t in found)]
+    for model, mode in original.MODES.items():
+        mine = [(dict(key), table) for key, table in found if dict(key)["model"] == model]
+        rows += [original.Row(model, mode, s["image_size"], measured=table) for s, table in mine] or [
+            original.Row(model, mode, input_size(model, DEFAULT_VARIANT[mode]), skipped="not among these runs")]
+    settings = [f"- {original.NAMES[s['model']]}: {names[key]}, {s['epochs']} epoch{'s' * (s['epochs'] != 1)}, "
+                f"{s['precision']}" for key, s in ((key, dict(key)) for key, _ in found)]
+    return ["## The original project's table", markdown(original.combined_table(rows, backends)),
+            f"{original.ORIGINAL}: the original project's published figures (T4 GPU). Measured rows, from "
+            "the comparisons above:\n" + "\n".join(settings)]
+
+
 def write_report(runs_dir: Path, out: Path, tolerance: float) -> tuple[int, list[str]]:
     """Write REPORT.md, figures/ beside it, and RUNS/summary.csv; (comparisons, problems)."""
     groups, origins, problems = collect(runs_dir)
     keys = sorted(groups, key=lambda k: (label(k), str(k)))
     names, notes = distinguish(keys)
     figure_dir = out.parent / "figures"
-    accuracy, speed, verdicts, sections, bars = [], [], [], [], []
+    accuracy, speed, verdicts, sections, bars, in_original_mode = [], [], [], [], [], []
     for key in keys:
         runs = {b: [groups[key][b][seed] for seed in sorted(groups[key][b])] for b in BACKENDS if b in groups[key]}
         table = seed_rows(runs)
@@ -170,6 +191,8 @@ def write_report(runs_dir: Path, out: Path, tolerance: float) -> tuple[int, list
         peak = [max((r[-1].peak_host_mb for r in runs[b] if r), default=float("nan")) for b in runs]
         table["Peak RSS MB"] = [f"{p:,.0f}" for p in peak]
         table["Total min"] = total_minutes(runs)
+        if original.MODES.get(dict(key)["model"]) == dict(key)["mode"]:
+            in_original_mode.append((key, table))
         accuracy.append(table[["Model", "Backend", "Seeds", "Training Accuracy", "Validation Accuracy",
                                "Training Loss", "Validation Loss", "Generalization gap", "Status"]])
         speed.append(table[["Model", "Backend", "Train img/s", "Eval img/s", "Epoch s", "Total min", "Peak RSS MB"]])
@@ -212,7 +235,9 @@ def write_report(runs_dir: Path, out: Path, tolerance: float) -> tuple[int, list
                   "Total min: the whole run, every epoch's training and validation (median over seeds)."]
         if bars:
             parts.append("![throughput](figures/throughput.png)")
-        parts += ["## Parity", "\n".join(verdicts), "## Curves and settings", *sections]
+        parts += ["## Parity", "\n".join(verdicts)]
+        parts += original_table(in_original_mode, names)
+        parts += ["## Curves and settings", *sections]
     else:
         parts.append("No finished runs found.")
     bench_tables, bench_records, bench_problems = bench_results(runs_dir)
