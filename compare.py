@@ -49,7 +49,7 @@ from shared.reporting import original
 from shared.reporting.stats import STATISTICAL_TOLERANCE
 from shared.tta import TTA_MODES
 from shared.reporting.tables import (DEFAULT_TOLERANCE_POINTS, append_summary, bench_rows, bench_settings_line,
-                                     markdown, parity_verdict, seed_rows, seeds_verdict, table_rows, table_text)
+                                     count, markdown, parity_verdict, seed_rows, seeds_verdict, table_rows, table_text)
 
 ROOT = Path(__file__).resolve().parent
 EXIT_BACKEND_FAILED, EXIT_BAD_ARGS, EXIT_DATA, EXIT_WEIGHTS = 1, 2, 3, 4
@@ -455,7 +455,7 @@ def run_model(cfg: RunConfig, backends: list[str], source: str, n_train: int, to
         run_dir = new_run_dir(Path(cfg.out), cfg)
         cfg.save(run_dir / "config.json")
     current_run = run_dir
-    print(f"{'resume' if resuming else 'run'} {cfg.run_id}: {cfg.model} ({cfg.variant}, {cfg.mode}, {cfg.image_size}×{cfg.image_size}), {cfg.epochs} epochs, "
+    print(f"{'resume' if resuming else 'run'} {cfg.run_id}: {cfg.model} ({cfg.variant}, {cfg.mode}, {cfg.image_size}×{cfg.image_size}), {count(cfg.epochs, 'epoch')}, "
           f"batch {cfg.batch_size}, {cfg.optimizer}, {cfg.precision}, {cfg.device}"
           f"{f' × {cfg.devices} devices' if cfg.devices > 1 else ''}; data: {source}",
           flush=True)
@@ -518,7 +518,7 @@ def report_run(cfg: RunConfig, run_dir: Path, runs: dict[str, list[EpochRecord]]
 
 
 def settings_line(cfg: RunConfig, n_train: int, last: list[EpochRecord]) -> str:
-    parts = [f"{cfg.image_size}×{cfg.image_size} input", f"{cfg.epochs} epochs", f"batch {cfg.batch_size}",
+    parts = [f"{cfg.image_size}×{cfg.image_size} input", count(cfg.epochs, "epoch"), f"batch {cfg.batch_size}",
              f"{cfg.optimizer} lr {cfg.lr:g}", f"augment {describe_augmentation(**vars(cfg))}", cfg.precision,
              "/".join(sorted({r.device for r in last})) or cfg.device, f"seed {cfg.seed}",
              f"train images {cfg.subset or n_train}",
@@ -757,7 +757,7 @@ def table_row(cfg: RunConfig, seeds: list[int], backends: list[str], source: str
         else:
             row.failed, ok = stop.detail or f"exit {stop.code}", False
     row.runs = [p.name for p in run_folders[first:] if p.exists()]
-    row.settings = (f"{cfg.epochs} epoch{'s' if cfg.epochs > 1 else ''}, batch {cfg.batch_size}, {cfg.subset or n_train} "
+    row.settings = (f"{count(cfg.epochs, 'epoch')}, batch {cfg.batch_size}, {cfg.subset or n_train} "
                     f"training images, validation on {f'{cfg.val_split} held out' if cfg.val_split else 'the test set'}, "
                     f"{cfg.precision}{', compiled' if cfg.compile else ''}")
     return row, ok

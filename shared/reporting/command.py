@@ -31,7 +31,7 @@ from shared.architectures import input_size
 from shared.config import DEFAULT_VARIANT
 from shared.reporting import figures, original
 from shared.reporting.stats import STATISTICAL_TOLERANCE
-from shared.reporting.tables import (bench_rows, bench_settings_line, markdown, parity_verdict, resolution,
+from shared.reporting.tables import (bench_rows, bench_settings_line, count, markdown, parity_verdict, resolution,
                                      seed_rows, seeds_verdict, table_text)
 
 # What must be equal for two runs to be seeds of one comparison (RunConfig fields).
@@ -128,7 +128,7 @@ def settings_text(key: tuple, runs: dict[str, list[list[EpochRecord]]]) -> str:
     finals = [r[-1] for seed_runs in runs.values() for r in seed_runs]
     versions = sorted({f"{BACKEND_NAMES[r.backend]} {r.framework_version}" for r in finals})
     first = finals[0]
-    parts = [f"{s['image_size']}×{s['image_size']} input", f"{s['epochs']} epochs", f"batch {s['batch_size']}",
+    parts = [f"{s['image_size']}×{s['image_size']} input", count(s['epochs'], "epoch"), f"batch {s['batch_size']}",
              f"{s['optimizer']} lr {s['lr']:g}", f"{s['schedule']} schedule", f"augment {describe_augmentation(**s)}",
              f"{s['precision']}", f"{s['device']}", f"train images {first.train_images:,}",
              f"validation {first.validation} ({first.val_images:,})", ", ".join(versions)]
@@ -168,7 +168,7 @@ def original_table(found: list[tuple[tuple, pd.DataFrame]], names: dict[tuple, s
         mine = [(dict(key), table) for key, table in found if dict(key)["model"] == model]
         rows += [original.Row(model, mode, s["image_size"], measured=table) for s, table in mine] or [
             original.Row(model, mode, input_size(model, DEFAULT_VARIANT[mode]), skipped="not among these runs")]
-    settings = [f"- {original.NAMES[s['model']]}: {names[key]}, {s['epochs']} epoch{'s' * (s['epochs'] != 1)}, "
+    settings = [f"- {original.NAMES[s['model']]}: {names[key]}, {count(s['epochs'], 'epoch')}, "
                 f"{s['precision']}" for key, s in ((key, dict(key)) for key, _ in found)]
     return ["## The original project's table", markdown(original.combined_table(rows, backends)),
             f"{original.ORIGINAL}: the original project's published figures (T4 GPU). Measured rows, from "

@@ -33,6 +33,11 @@ SCALING_COLUMNS = ["Devices", "Per-device img/s", "1-device img/s", "Scaling eff
 RATE_COLUMNS = ("Train img/s", "Per-device img/s", "Scaling efficiency")
 
 
+def count(n: int, noun: str) -> str:
+    """"1 epoch", "3 epochs": a number and its noun, in the plural when it is not 1."""
+    return f"{n} {noun}{'s' if n != 1 else ''}"
+
+
 def unmeasured_note(frame: pd.DataFrame, warmup_batches: int) -> str | None:
     """The footnote for the table's unmeasured img/s cells (shared.metrics.rate_cell), or None
     when it has none."""
@@ -116,7 +121,7 @@ def seed_rows(runs: dict[str, list[list[EpochRecord]]]) -> pd.DataFrame:
     rows = []
     for backend, seed_runs in runs.items():
         finals = [r[-1] for r in seed_runs if finished(r)]
-        status = (f"ok ({len(finals)} seed{'s' if len(finals) > 1 else ''})" if len(finals) == len(seed_runs)
+        status = (f"ok ({count(len(finals), 'seed')})" if len(finals) == len(seed_runs)
                   else f"{len(finals)}/{len(seed_runs)} seeds finished") + _seeds_status_note(finals)
         if not finals:
             rows.append({"Model": "-", "Backend": BACKEND_NAMES[backend], **{c: "-" for c in COLUMNS[2:-1]}, "Status": status})
@@ -231,8 +236,7 @@ def _steps_text(record: EpochRecord) -> str:
         return ""
     per_epoch = steps_per_epoch(record.train_images, record.batch_size)
     steps = per_epoch * record.epoch
-    return (f"{steps} training step{'s' if steps != 1 else ''} "
-            f"({record.epoch} epoch{'s' if record.epoch != 1 else ''} × {per_epoch})")
+    return f"{count(steps, 'training step')} ({count(record.epoch, 'epoch')} × {per_epoch})"
 
 
 def resolution(variant: str, image_size: int | None) -> str:
