@@ -21,14 +21,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from shared.architectures import input_size
 from shared.backends import BACKEND_NAMES, BACKENDS
 from shared.bench import is_bench_folder
-from shared.config import RunConfig, describe_augmentation
+from shared.config import DEFAULT_VARIANT, RunConfig, describe_augmentation
 from shared.io import atomic_write_text
 from shared import provenance
 from shared.metrics import UNMEASURED, BenchRecord, EpochRecord, finished, read_jsonl
-from shared.architectures import input_size
-from shared.config import DEFAULT_VARIANT
 from shared.reporting import figures, original
 from shared.reporting.stats import STATISTICAL_TOLERANCE
 from shared.reporting.tables import (bench_rows, bench_settings_line, count, markdown, parity_verdict, resolution,
