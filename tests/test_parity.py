@@ -147,6 +147,52 @@ def test_port_layout_rules(torch_layer, keras_layer, shape):
     np.testing.assert_allclose(keras_model(x).numpy(), want, atol=1e-5)
 
 
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_fused_batchnorm_is_torch_batchnorm(precision, monkeypatch):
+    """Images in float32 or bfloat16 take TensorFlow's fused kernel (the float64 training tests
+    take the op-by-op path): two training calls, then one in eval mode, against nn.BatchNorm2d on
+    the same float32 inputs. The outputs, the input gradient and the running mean and unbiased
+    variance agree; bfloat16 only rounds the input and output."""
+    from tensorflow_impl.models.layers import BatchNorm
+    import tensorflow as tf
+    fused = tf.compat.v1.nn.fused_batch_norm
+    calls = []
+    monkeypatch.setattr(tf.compat.v1.nn, "fused_batch_norm", lambda *a, **k: calls.append(k) or fused(*a, **k))
+    torch_bn = torch.nn.BatchNorm2d(6)
+    keras_bn = BatchNorm(dtype=precision)
+    rng = np.random.default_rng(0)
+    keras_bn.build((4, 5, 5, 6))
+    keras_bn.gamma.assign(rng.uniform(0.5, 1.5, 6).astype(np.float32))
+    keras_bn.beta.assign(rng.uniform(-0.5, 0.5, 6).astype(np.float32))
+    with torch.no_grad():
+        torch_bn.weight.copy_(torch.from_numpy(keras_bn.gamma.numpy()))
+        torch_bn.bias.copy_(torch.from_numpy(keras_bn.beta.numpy()))
+    tol = 1e-5 if precision == "float32" else 2e-2  # bfloat16 keeps 8 bits of mantissa
+    for step in range(3):
+        x = (rng.standard_normal((4, 5, 5, 6)) * 2 + 1).astype(np.float32)  # few values: n − 1 ≠ n shows
+        if precision != "float32":
+            x = tf.cast(tf.cast(x, tf.bfloat16), tf.float32).numpy()  # the input both see
+        training = step < 2
+        torch_x = torch.from_numpy(x.transpose(0, 3, 1, 2)).requires_grad_()
+        want = torch_bn.train(training)(torch_x)
+        (want * torch.arange(want.numel()).reshape(want.shape).sin()).sum().backward()
+        keras_x = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(keras_x)
+            got = tf.cast(keras_bn(keras_x, training=training), tf.float32)
+            weights = tf.constant(np.sin(np.arange(got.shape.num_elements())).reshape(4, 6, 5, 5).transpose(0, 2, 3, 1),
+                                  tf.float32)
+            loss = tf.reduce_sum(got * weights)
+        np.testing.assert_allclose(got.numpy(), want.detach().numpy().transpose(0, 2, 3, 1), atol=tol, rtol=tol)
+        if training:
+            np.testing.assert_allclose(tape.gradient(loss, keras_x).numpy(),
+                                       torch_x.grad.numpy().transpose(0, 2, 3, 1), atol=tol, rtol=tol)
+        np.testing.assert_allclose(keras_bn.moving_mean.numpy(), torch_bn.running_mean.numpy(), atol=1e-6, rtol=1e-6)
+        np.testing.assert_allclose(keras_bn.moving_variance.numpy(), torch_bn.running_var.numpy(), atol=1e-6,
+                                   rtol=1e-6)
+    assert [call["is_training"] for call in calls] == [True, True, False]
+
+
 SGD = RunConfig(optimizer="sgd", lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4, label_smoothing=0.2)
 # A decay large enough that applying it to one tensor too many (or too few) shows in two steps.
 ADAMW = RunConfig(optimizer="adamw", lr=1e-3, beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=0.5,
