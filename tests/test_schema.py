@@ -6,7 +6,7 @@ from dataclasses import asdict
 import pytest
 
 from shared.config import MODELS, RunConfig, resolve
-from shared.metrics import SchemaError, read_jsonl, validate
+from shared.metrics import UNMEASURED, SchemaError, rate_cell, read_jsonl, validate
 from shared.reporting.tables import append_summary, markdown, parity_verdict, table_rows
 from shared.schedule import learning_rate
 
@@ -138,3 +138,15 @@ def test_steady_state_throughput_leaves_out_warm_up_batches():
     assert steady_images_per_sec(25, 5, 100, 4.0) == 500.0      # 20 timed batches of 100 in 4 s
     assert math.isnan(steady_images_per_sec(5, 5, 100, 1.0))    # nothing left to time
     assert math.isnan(steady_images_per_sec(25, 5, 100, None))  # the warm-up never ended
+
+
+@pytest.mark.parametrize("rate, grouped, cell", [
+    (1.16, False, "1.16"),     # ViT-B/16 at 224×224 on a CPU: not "1"
+    (7.83, True, "7.83"),
+    (64.4, False, "64"),
+    (1621.4, False, "1621"),   # the training tables' style
+    (1621.4, True, "1,621"),   # the bench table's
+    (float("nan"), True, UNMEASURED),
+])
+def test_img_per_sec_cells_keep_three_figures_below_ten(rate, grouped, cell):
+    assert rate_cell(rate, grouped) == cell

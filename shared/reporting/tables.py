@@ -322,13 +322,15 @@ def bench_rows(records: dict[str, BenchRecord | None], model: str, reasons: dict
                          "Status": reasons.get(backend, "no record")})
             continue
         rows.append({"Model": model, "Backend": BACKEND_NAMES[backend],
-                     "Compute img/s": f"{r.compute_images_per_sec:,.0f}",
+                     "Compute img/s": rate_cell(r.compute_images_per_sec, grouped=True),
                      # records made before the idiomatic reference existed have neither figure
-                     "Idiomatic img/s": "–" if r.idiomatic_images_per_sec is None else f"{r.idiomatic_images_per_sec:,.0f}",
+                     "Idiomatic img/s": ("–" if r.idiomatic_images_per_sec is None
+                                         else rate_cell(r.idiomatic_images_per_sec, grouped=True)),
                      "Parity overhead": "–" if r.parity_overhead is None else f"{r.parity_overhead:.3f}",
-                     "Train img/s": f"{r.train_images_per_sec:,.0f}",
+                     "Train img/s": rate_cell(r.train_images_per_sec, grouped=True),
                      "Efficiency": f"{r.pipeline_efficiency:.3f}",
-                     "Pipeline CPU ms/batch": f"{r.pipeline_cpu_ms_per_batch:.1f}", "Eval img/s": f"{r.eval_images_per_sec:,.0f}",
+                     "Pipeline CPU ms/batch": f"{r.pipeline_cpu_ms_per_batch:.1f}",
+                     "Eval img/s": rate_cell(r.eval_images_per_sec, grouped=True),
                      "Latency ms (batch 1)": f"{r.latency_ms_batch1:.2f}",
                      "Peak RSS MB (framework)": f"{r.peak_host_mb:,.0f} ({r.baseline_host_mb:,.0f})",
                      "Peak device MB": "-" if r.peak_device_mb is None else f"{r.peak_device_mb:,.0f}",
