@@ -6,14 +6,13 @@ Each piece is timed against the framework's own one, calls interleaved (ours, Ke
 the median of REPS calls after two untimed: the optimizer's update of every trainable variable,
 BatchNorm forward and backward at the shapes of the model's BatchNorm inputs (batch 128), the
 schedule callback's work per step. The loss is Keras' own in both (nothing to time)."""
-import statistics
 import sys
-import time
 
 import tensorflow_impl  # noqa: F401  (TensorFlow's environment first)
 import keras
 import tensorflow as tf
 
+from timing import interleaved_median_ms  # beside this script
 from shared.config import resolve
 from tensorflow_impl.callbacks import FollowSchedule
 from tensorflow_impl.device import make_deterministic, set_precision
@@ -28,18 +27,6 @@ make_deterministic("cpu")
 set_precision("cpu", precision)
 keras.utils.set_random_seed(0)
 model = build_model(cfg.model, variant=cfg.variant, num_classes=10, image_size=32)
-
-
-def median_ms(calls: dict) -> dict:
-    for call in calls.values():
-        call(), call()
-    seconds = {name: [] for name in calls}
-    for _ in range(reps):
-        for name, call in calls.items():
-            start = time.perf_counter()
-            call()
-            seconds[name].append(time.perf_counter() - start)
-    return {name: round(1000 * statistics.median(s), 2) for name, s in seconds.items()}
 
 
 def optimizer_update(optimizer):
@@ -74,22 +61,24 @@ def batchnorm_pass(make_layer, inputs):
     return lambda: step()[0].numpy()
 
 
-figures = median_ms({"optimizer, ours": optimizer_update(make_optimizer(cfg)),
-                     "optimizer, Keras'": optimizer_update(idiomatic_optimizer(cfg))})
+figures = interleaved_median_ms({"optimizer, ours": optimizer_update(make_optimizer(cfg)),
+                                 "optimizer, Keras'": optimizer_update(idiomatic_optimizer(cfg))}, reps)
 bns = [layer for layer in model.layers if isinstance(layer, BatchNorm)]
 if bns:
     tf.random.set_seed(0)
     inputs = [tf.random.normal((128,) + tuple(layer.input.shape[1:])) for layer in bns]
-    figures.update(median_ms({
+    figures.update(interleaved_median_ms({
         "BatchNorm, ours (fused)": batchnorm_pass(lambda layer: BatchNorm(axis=layer.axis), inputs),
         "BatchNorm, ours op by op": batchnorm_pass(lambda layer: OpByOp(axis=layer.axis), inputs),
         "BatchNorm, Keras'": batchnorm_pass(
-            lambda layer: keras.layers.BatchNormalization(axis=layer.axis, momentum=0.9, epsilon=1e-5), inputs)}))
+            lambda layer: keras.layers.BatchNormalization(axis=layer.axis, momentum=0.9, epsilon=1e-5), inputs)},
+        reps))
 model.compile(optimizer=make_optimizer(cfg), loss="categorical_crossentropy")
 callback = FollowSchedule(cfg, steps=1000)
 callback.set_model(model)
 steps = iter(range(10**9))
-figures.update(median_ms({"schedule callback": lambda: callback.on_train_batch_begin(next(steps))}))
+figures.update(interleaved_median_ms({"schedule callback": lambda: callback.on_train_batch_begin(next(steps))},
+                                     reps))
 print(f"{model_name} {precision} keras: {len(bns)} BatchNorm layers, ms per step:")
 for name, ms in figures.items():
     print(f"  {name:26s} {ms:9.2f}")

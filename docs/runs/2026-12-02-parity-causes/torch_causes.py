@@ -6,12 +6,11 @@ Interleaved with the plain loop's equivalent, the median of REPS calls after two
 optimizer step over our decay groups against one group with decay on all; the loop's extras
 (the learning rate set in Python, the running loss and accuracy sums, the divergence check),
 which the plain loop does not do. Both optimizers use torch.optim's default (foreach) kernels."""
-import statistics
 import sys
-import time
 
 import torch
 
+from timing import interleaved_median_ms  # beside this script
 from shared.config import resolve
 from pytorch_impl.idiomatic import idiomatic_optimizer
 from pytorch_impl.models import build_model
@@ -25,20 +24,8 @@ for p in model.parameters():
     p.grad = torch.randn_like(p) * 1e-3
 
 
-def median_ms(calls: dict, reps: int) -> dict:
-    for call in calls.values():
-        call(), call()
-    seconds = {name: [] for name in calls}
-    for _ in range(reps):
-        for name, call in calls.items():
-            start = time.perf_counter()
-            call()
-            seconds[name].append(time.perf_counter() - start)
-    return {name: round(1000 * statistics.median(s), 3) for name, s in seconds.items()}
-
-
 ours, plain = make_optimizer(model, cfg), idiomatic_optimizer(model, cfg)
-figures = median_ms({"optimizer, ours (groups)": ours.step, "optimizer, one group": plain.step}, reps)
+figures = interleaved_median_ms({"optimizer, ours (groups)": ours.step, "optimizer, one group": plain.step}, reps)
 logits, labels = torch.randn(128, 10), torch.randint(0, 10, (128,))
 loss_sum, correct, loss = torch.zeros(()), torch.zeros((), dtype=torch.int64), torch.tensor(2.3)
 
@@ -50,7 +37,7 @@ def extras():
     return torch.isfinite(loss_sum).item()
 
 
-figures.update(median_ms({"loop extras": extras}, reps * 20))
+figures.update(interleaved_median_ms({"loop extras": extras}, reps * 20))
 print(f"{model_name} {precision} torch: {len(ours.param_groups)} parameter groups, ms per step:")
 for name, ms in figures.items():
     print(f"  {name:26s} {ms:9.3f}")
