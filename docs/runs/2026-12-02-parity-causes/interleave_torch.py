@@ -62,5 +62,6 @@ def window(step_fn, steps):
 window(ours, 5), window(idiomatic, 5)
 pairs = [(window(ours, 3), window(idiomatic, 3)) for _ in range(rounds)]
 o, i = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
-print(f"{model_name} {precision} torch interleaved: ours {o:.1f} img/s, idiomatic {i:.1f} img/s, ratio of medians "
-      f"{o / i:.3f}, median pair ratio {statistics.median(a / b for a, b in pairs):.3f}")
+ratios = statistics.quantiles([a / b for a, b in pairs], n=4)  # the pair ratios' quartiles
+print(f"{model_name} {precision} torch interleaved, {rounds} pairs: ours {o:.1f} img/s, idiomatic {i:.1f} img/s, "
+      f"ratio of medians {o / i:.3f}, median pair ratio {ratios[1]:.3f} (quartiles {ratios[0]:.3f}–{ratios[2]:.3f})")

@@ -14,4 +14,6 @@ for m in vit mobilenet; do
   python $here/interleave_torch.py $m fp32 10
   python $here/interleave_keras.py $m fp32 10 2>&1 | quiet
 done > $here/interleave.log
+# The ViT again with 30 pairs (the first 10-pair lines ran before the scripts printed quartiles).
+for script in interleave_torch interleave_keras; do python $here/$script.py vit fp32 30 2>&1 | quiet; done >> $here/interleave.log
 for m in cnn mobilenet resnet18; do python $here/bn_inference.py $m fp32 20 2>&1 | quiet; done > $here/bn_inference.log
