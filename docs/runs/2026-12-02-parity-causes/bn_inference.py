@@ -1,9 +1,11 @@
 """Issue 25: BatchNorm in eval mode, fused kernel against Keras' op-by-op, at a model's shapes (eval batch)."""
-import statistics, sys, time
-import tensorflow_impl  # noqa: F401
-import keras
+import sys
+
+import tensorflow_impl  # noqa: F401  (TensorFlow's environment first)
 import tensorflow as tf
-from shared.config import resolve, eval_batch_for
+
+from timing import interleaved_median_ms  # beside this script
+from shared.config import eval_batch_for
 from tensorflow_impl.device import make_deterministic, set_precision
 from tensorflow_impl.models import build_model
 from tensorflow_impl.models.layers import BatchNorm
@@ -29,12 +31,6 @@ def make(cls):
     return lambda: step()[0].numpy()
 
 
-calls = {"fused": make(BatchNorm), "op by op": make(OpByOp)}
-for c in calls.values():
-    c(), c()
-t = {k: [] for k in calls}
-for _ in range(reps):
-    for k, c in calls.items():
-        s = time.perf_counter(); c(); t[k].append(time.perf_counter() - s)
+times = interleaved_median_ms({"fused": make(BatchNorm), "op by op": make(OpByOp)}, reps)
 print(model_name, precision, f"eval batch {batch}, {len(bns)} BatchNorm layers, ms:",
-      {k: round(1000 * statistics.median(v), 1) for k, v in t.items()})
+      {k: round(ms, 1) for k, ms in times.items()})
