@@ -45,6 +45,7 @@ from shared.distributed import batch_problem
 from shared import provenance
 from shared.io import atomic_write_text
 from shared.metrics import EpochRecord, finished, read_jsonl
+from shared.precision import gpu_only_error
 from shared.reporting import original
 from shared.reporting.stats import STATISTICAL_TOLERANCE
 from shared.tta import TTA_MODES
@@ -169,8 +170,10 @@ def add_speed_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=DEVICES, default="auto",
                    help="auto (default): CUDA where the backend's framework sees a GPU, else the CPU")
     p.add_argument("--precision", choices=PRECISIONS,
-                   help="fp32 (default), bf16 (autocast / mixed_bfloat16; faster on GPUs and CPUs with AVX512-BF16, "
-                        "much slower on CPUs without: docs/benchmarks.md), fp16 (CUDA only)")
+                   help="fp32 (default; IEEE float32 in both frameworks, also on GPUs with TF32), tf32 (TF32 "
+                        "tensor cores for matmuls and convolutions in both; Ampere or newer GPUs), bf16 (autocast / "
+                        "mixed_bfloat16; faster on GPUs and CPUs with AVX512-BF16, much slower on CPUs without: "
+                        "docs/benchmarks.md), fp16 (CUDA only)")
     p.add_argument("--compile", action="store_true", default=None,
                    help="torch.compile in PyTorch and jit_compile (XLA) in Keras")
 
@@ -222,15 +225,16 @@ def chosen_backends(choice: str) -> list[str]:
 
 
 def check_gpu(backends: list[str], device: str, precision: str | None) -> None:
-    """Exit 2 when --device cuda (or --precision fp16) needs a GPU that a backend does not see."""
-    if device != "cuda" and precision != "fp16":
+    """Exit 2 when --device cuda (or --precision fp16 or tf32) needs a GPU that a backend does not see."""
+    if device != "cuda" and not gpu_only_error(precision):
         return
-    what = "--device cuda" if device == "cuda" else "--precision fp16"
+    what = "--device cuda" if device == "cuda" else f"--precision {precision}"
+    instead = " with --precision fp32 or bf16" if gpu_only_error(precision) else ""
     blind = [b for b in backends if installed(b) and subprocess.run(
         [sys.executable, "-c", GPU_PROBES[b]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode]
     if blind:
         raise Exit(EXIT_BAD_ARGS, f"{what} needs a CUDA GPU, and {' and '.join(BACKEND_NAMES[b] for b in blind)} "
-                                  f"sees none; use --device cpu{' with --precision fp32 or bf16' if precision == 'fp16' else ''}")
+                                  f"sees none; use --device cpu{instead}")
 
 
 def load_data(data_dir: str | None):
@@ -526,6 +530,7 @@ def settings_line(cfg: RunConfig, n_train: int, last: list[EpochRecord]) -> str:
     parts += ["compiled (torch.compile / jit_compile)"] if cfg.compile else []
     parts += [f"validation also with {cfg.tta} test-time augmentation (in brackets)"] if cfg.tta != "none" else []
     parts += [f"initial weights {init}" for init in sorted({r.init for r in last})]
+    parts += [f"GPU math {math}" for math in sorted({r.gpu_math for r in last if r.gpu_math})]
     if cfg.mode == "linear-probe":
         parts.append("head trained on cached features" if cfg.probe == "features" else "whole frozen model run every step")
         rates = [f"{BACKEND_NAMES[r.backend]} {r.feature_images_per_sec:.0f} img/s" for r in last
@@ -535,6 +540,9 @@ def settings_line(cfg: RunConfig, n_train: int, last: list[EpochRecord]) -> str:
     devices = {f"{BACKEND_NAMES[r.backend]} on {r.device}" for r in last}
     warning = (f" Warning: the backends ran on different devices ({', '.join(sorted(devices))}): their speeds "
                "are not comparable." if len({r.device for r in last}) > 1 else "")
+    if len({r.gpu_math for r in last}) > 1:  # shared/precision.py sets them alike; a record from elsewhere may not
+        maths = "; ".join(f"{BACKEND_NAMES[r.backend]} {r.gpu_math or 'CPU'}" for r in last)
+        warning += f" Warning: the backends ran different float32 math ({maths}): not a like-for-like comparison."
     return "Settings: " + ", ".join(parts) + "." + warning
 
 

@@ -21,9 +21,12 @@ import tensorflow_impl  # noqa: F401, E402  (TensorFlow's environment)
 import_framework("tensorflow")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 from pytorch_impl import models as torch_models, weights as torch_weights  # noqa: E402
+from pytorch_impl.device import set_precision as set_torch_precision  # noqa: E402
 from tensorflow_impl import models as keras_models, weights as keras_weights  # noqa: E402
+from tensorflow_impl.device import set_precision as set_keras_precision  # noqa: E402
 from tensorflow_impl.weights import flattened_map_shape  # noqa: E402
 
 
@@ -79,10 +82,21 @@ def layer_table(torch_model, keras_model, x: np.ndarray, tol: float) -> list[dic
     return rows
 
 
+def ieee_float32() -> dict[str, bool]:
+    """The check runs in IEEE float32 in both frameworks, whatever the device: TF32 off (on by
+    default in TensorFlow, and in PyTorch's cuDNN convolutions: shared/precision.py). Returns
+    whether each framework's switches still allow TF32, read back (False, False)."""
+    set_torch_precision(torch.device("cpu"), "fp32")
+    set_keras_precision("cpu", "fp32")
+    return {"torch": torch.backends.cuda.matmul.allow_tf32 or torch.backends.cudnn.allow_tf32,
+            "tensorflow": tf.config.experimental.tensor_float_32_execution_enabled()}
+
+
 def check(args: argparse.Namespace) -> int:
     """Compare the two models as crosscheck.command.parse_args read them; print the table (or
     one JSON object); 0 if every layer and the parameter counts agree, else 1."""
     size = args.size
+    tf32 = ieee_float32()
     torch.manual_seed(args.seed)
     torch_model = torch_models.build_model(args.model, variant=args.variant).eval()
     keras_model = keras_models.build_model(args.model, variant=args.variant, image_size=size)
@@ -96,11 +110,12 @@ def check(args: argparse.Namespace) -> int:
         print(json.dumps(dict(model=args.model, variant=args.variant, params_torch=params[0][0],
                               params_tensorflow=params[1][0],
                               max_abs_diff=max(r["max_abs_diff"] for r in rows), tolerance=args.tol,
-                              passed=passed, first_failing_layer=first_bad)))
+                              passed=passed, first_failing_layer=first_bad, tf32=tf32)))
         return 0 if passed else 1
     width = max(len(r["layer"]) for r in rows)
     print(f"{args.model} ({args.variant}, {size}×{size}): parameters PyTorch {params[0][0]:,} / Keras {params[1][0]:,}"
-          f"{'' if params[0] == params[1] else '  <-- DIFFER'}; batch {args.batch}, tolerance {args.tol:g}")
+          f"{'' if params[0] == params[1] else '  <-- DIFFER'}; batch {args.batch}, tolerance {args.tol:g}, "
+          f"IEEE float32 (TF32 off)")
     print(f"{'layer'.ljust(width)}  {'output shape':<18} {'max abs diff':>12} {'rel diff':>10}")
     for r in rows:
         mark = "  <-- first layer over tolerance" if r["layer"] == first_bad else ("  over" if not r["ok"] else "")

@@ -28,8 +28,8 @@ from shared.config import RunConfig  # noqa: E402
 from shared.run import load_split, normalization  # noqa: E402
 
 from .data import ResidentImages, training_batches  # noqa: E402
-from .device import (autocast, check_precision, grad_scaler, make_deterministic, peak_device_mb,  # noqa: E402
-                     resolve_device)
+from .device import (autocast, gpu_math, grad_scaler, make_deterministic, peak_device_mb, resolve_device,  # noqa: E402
+                     set_precision)
 from .idiomatic import time_idiomatic  # noqa: E402
 from .models import build_model, count_params  # noqa: E402
 from .optim import make_loss, make_optimizer  # noqa: E402
@@ -41,7 +41,7 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
     torch.manual_seed(cfg.seed)
     device = resolve_device(cfg.device)
     make_deterministic(device)  # measured as training runs
-    check_precision(device, cfg.precision)
+    set_precision(device, cfg.precision)
     start = time.perf_counter()
     split = load_split(cfg)
     data_load_seconds = time.perf_counter() - start
@@ -99,6 +99,6 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
         params_total=count_params(model)[0], timer=timer, idiomatic=idiomatic,
         eval_images_per_sec=eval_ips, latency_ms_batch1=latency, pipeline_cpu_ms_per_batch=pipeline_cpu,
         peak_host_mb=peak_mb, baseline_host_mb=BASELINE_HOST_MB,
-        peak_device_mb=peak_gpu_mb, data_load_seconds=data_load_seconds)
+        peak_device_mb=peak_gpu_mb, data_load_seconds=data_load_seconds, gpu_math=gpu_math(device))
     print_record(record)
     return 0

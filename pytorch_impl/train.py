@@ -26,7 +26,7 @@ from shared.weights_io import load_arrays
 
 from . import checkpoint
 from .data import ResidentImages, eval_batches, training_batches, to_batch, to_labels
-from .device import autocast, check_precision, grad_scaler, make_deterministic, peak_device_mb
+from .device import autocast, gpu_math, grad_scaler, make_deterministic, peak_device_mb, set_precision
 from .distributed import Replica, data_parallel, join, leave, sync_batch_norm
 from .models import build_model, count_params, freeze_backbone
 from .optim import make_loss, make_optimizer, set_learning_rate
@@ -180,7 +180,7 @@ def train_replica(cfg: RunConfig, run_dir: Path, replica: Replica) -> int:
     """train() in one process: the only one, or one replica of several (rank 0 writes the records
     and checkpoints, evaluates and measures the single-device baseline; the others wait for it)."""
     device = replica.device
-    check_precision(device, cfg.precision)
+    set_precision(device, cfg.precision)
     cfg = dataclasses.replace(cfg, device=device.type)  # "auto" resolved, e.g. for the features cache key
     make_deterministic(device)
     split = load_split(cfg)
@@ -206,7 +206,8 @@ def train_replica(cfg: RunConfig, run_dir: Path, replica: Replica) -> int:
         writer = RecordWriter(cfg, run_dir, backend="torch", framework_version=torch.__version__,
                               device=device.type, params=count_params(model), init=init, split=split,
                               initial_loss=initial_loss(model, loss_fn, split, cfg, device),
-                              world_size=replica.world_size, single_device_images_per_sec=single)
+                              world_size=replica.world_size, single_device_images_per_sec=single,
+                              gpu_math=gpu_math(device))
     replica.barrier()
     if cfg.mode == "linear-probe" and cfg.probe == "features":
         writer.keep_through(0)  # the head trains in seconds on cached features: a resume restarts it

@@ -165,7 +165,7 @@ def write_record(run_dir: Path, cfg, settings: BenchSettings, *, backend: str, f
                  device: str, params_total: int, timer: WindowTimer, idiomatic: WindowTimer,
                  eval_images_per_sec: float, latency_ms_batch1: float, pipeline_cpu_ms_per_batch: float,
                  peak_host_mb: float, baseline_host_mb: float, peak_device_mb: float | None,
-                 data_load_seconds: float) -> BenchRecord:
+                 data_load_seconds: float, gpu_math: str | None = None) -> BenchRecord:
     """The backend's BenchRecord, appended to RUN_DIR/<backend>.jsonl. Throughputs and the pipeline
     efficiency are computed here, from the windows the backend timed in its one process, in one
     stream of alternating compute and train windows (`step_sources`); the parity overhead from
@@ -186,7 +186,7 @@ def write_record(run_dir: Path, cfg, settings: BenchSettings, *, backend: str, f
         data_load_seconds=data_load_seconds, timing=settings.method(device), status="ok",
         compute_windows=[round(r, 2) for r in timer.rates(COMPUTE)],
         train_windows=[round(r, 2) for r in timer.rates(TRAIN)],
-        idiomatic_windows=[round(r, 2) for r in idiomatic.rates()])
+        idiomatic_windows=[round(r, 2) for r in idiomatic.rates()], gpu_math=gpu_math)
     append_line_durably(Path(run_dir) / f"{backend}.jsonl", record.to_json())
     return record
 

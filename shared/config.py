@@ -13,6 +13,7 @@ from pathlib import Path
 
 from shared.architectures import INPUT_SIZE, input_size
 from shared.batch_plan import PAD, PADDING_MODES, EpochPlan, epoch_plan
+from shared.precision import PRECISIONS  # noqa: F401  (what --precision takes, and what each means)
 from shared.schedule import learning_rate
 
 # scratch: random initial weights. finetune: ImageNet weights, every layer trained.
@@ -24,11 +25,6 @@ VARIANTS = tuple(INPUT_SIZE)    # ("cifar", "imagenet", "airbench")
 # airbench's, shared/architectures.py); torchvision's models as CIFAR ports and as themselves.
 MODEL_NAMES = ("cnn", "alexnet", "mobilenet", "resnet18", "vit")
 MODEL_VARIANTS = {name: ("cifar", "airbench") if name == "cnn" else ("cifar", "imagenet") for name in MODEL_NAMES}
-# fp32 everywhere; bf16: autocast / mixed_bfloat16 (fast on GPUs and on CPUs with AVX512-BF16 or
-# AMX; a CPU without them emulates it and is much slower, so it is never the default: the figures
-# are in docs/benchmarks.md, "Speed options"); fp16: CUDA only (autocast + GradScaler /
-# mixed_float16, whose loss scaling Keras adds by itself).
-PRECISIONS = ("fp32", "bf16", "fp16")
 # auto: CUDA when the backend's framework sees a GPU, else the CPU (each backend decides for itself
 # and records what it used).
 DEVICES = ("auto", "cpu", "cuda")

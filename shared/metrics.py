@@ -96,6 +96,9 @@ class EpochRecord:
     tta: str = "none"
     tta_val_loss: float | None = None
     tta_val_acc: float | None = None
+    # On a GPU: the float32 math and autotuning the framework's switches were set to
+    # (shared/precision.py), e.g. "fp32 ieee, autotune on"; None on the CPU.
+    gpu_math: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -136,6 +139,7 @@ class BenchRecord:
     idiomatic_images_per_sec: float | None = None
     parity_overhead: float | None = None
     idiomatic_windows: list[float] = field(default_factory=list)
+    gpu_math: str | None = None     # as in EpochRecord
     kind: str = "bench"
 
     def to_json(self) -> str:

@@ -122,7 +122,8 @@ class RecordWriter:
 
     def __init__(self, cfg: RunConfig, run_dir: Path, *, backend: str, framework_version: str,
                  device: str, params: tuple[int, int], init: str, split: Split, initial_loss: float,
-                 world_size: int = 1, single_device_images_per_sec: float | None = None):
+                 world_size: int = 1, single_device_images_per_sec: float | None = None,
+                 gpu_math: str | None = None):
         self.path = Path(run_dir) / f"{backend}.jsonl"
         self.common = dict(
             schema_version=SCHEMA_VERSION, run_id=cfg.run_id, model=cfg.model,
@@ -133,7 +134,7 @@ class RecordWriter:
             validation=split.validation, train_images=len(split.x_train),
             val_images=len(split.x_val), probe=cfg.probe if cfg.mode == "linear-probe" else None,
             initial_loss=initial_loss, image_size=cfg.image_size, compiled=cfg.compile, tta=cfg.tta,
-            world_size=world_size, single_device_images_per_sec=single_device_images_per_sec)
+            world_size=world_size, single_device_images_per_sec=single_device_images_per_sec, gpu_math=gpu_math)
         self.steps = steps_per_epoch(len(split.x_train), cfg.batch_size)
 
     def keep_through(self, epoch: int) -> None:

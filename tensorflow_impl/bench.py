@@ -34,7 +34,7 @@ from shared.run import load_split  # noqa: E402
 
 from .callbacks import timed_fit  # noqa: E402
 from .data import eval_batches, training_batches  # noqa: E402
-from .device import make_deterministic, peak_device_mb, resolve_device, set_precision  # noqa: E402
+from .device import gpu_math, make_deterministic, peak_device_mb, resolve_device, set_precision  # noqa: E402
 from .idiomatic import time_idiomatic  # noqa: E402
 from .models import build_model, count_params  # noqa: E402
 from .optim import make_loss, make_optimizer  # noqa: E402
@@ -91,6 +91,6 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
         params_total=count_params(model)[0], timer=timer, idiomatic=idiomatic,
         eval_images_per_sec=eval_ips, latency_ms_batch1=latency, pipeline_cpu_ms_per_batch=pipeline_cpu,
         peak_host_mb=peak_mb, baseline_host_mb=BASELINE_HOST_MB,
-        peak_device_mb=peak_gpu_mb, data_load_seconds=data_load_seconds)
+        peak_device_mb=peak_gpu_mb, data_load_seconds=data_load_seconds, gpu_math=gpu_math(device))
     print_record(record)
     return 0

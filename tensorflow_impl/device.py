@@ -1,13 +1,18 @@
 """Where and in which precision Keras runs (pytorch_impl/device.py mirrors it): the device a config
-asks for, checked, GPU memory that grows instead of being grabbed whole, and the dtype policy of
-the config's precision. Call resolve_device before anything touches a GPU."""
+asks for, checked, GPU memory that grows instead of being grabbed whole; the float32 math and the
+dtype policy of the config's precision (shared/precision.py). Call resolve_device before anything
+touches a GPU."""
 
 from __future__ import annotations
+
+import os
 
 import keras
 import tensorflow as tf
 
-POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+from shared.precision import describe_gpu_math, gpu_only_error, tf32_capability_error, uses_tf32
+
+POLICIES = {"fp32": "float32", "tf32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 
 
 class DeviceError(RuntimeError):
@@ -43,17 +48,33 @@ def make_deterministic(device: str, devices: int = 1) -> None:
 
 
 def check_precision(device: str, precision: str) -> None:
-    """The precision runs on this device."""
-    if precision == "fp16" and device != "cuda":
-        raise DeviceError("--precision fp16 needs a CUDA GPU (CPUs have no fast fp16); use bf16 or fp32")
+    """The precision runs on this device: fp16 and tf32 need a CUDA GPU, tf32 an Ampere one."""
+    if device != "cuda" and gpu_only_error(precision):
+        raise DeviceError(gpu_only_error(precision))
+    if precision == "tf32":
+        details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
+        problem = tf32_capability_error(details.get("device_name", "this GPU"), details.get("compute_capability", (0, 0)))
+        if problem:
+            raise DeviceError(problem)
 
 
 def set_precision(device: str, precision: str) -> None:
-    """check_precision, then the global dtype policy: variables stay float32, layers compute in
-    bf16/fp16 under the mixed policies; Keras wraps the optimizer in a LossScaleOptimizer for
-    mixed_float16 by itself, and its losses compute in float32."""
+    """check_precision; the float32 math of matmuls and convolutions (IEEE, or TF32 under
+    --precision tf32: shared/precision.py), whatever TensorFlow's default (TF32 on); then the
+    global dtype policy: variables stay float32, layers compute in bf16/fp16 under the mixed
+    policies; Keras wraps the optimizer in a LossScaleOptimizer for mixed_float16 by itself, and
+    its losses compute in float32. Autotuning is set before TensorFlow starts (tensorflow_impl/__init__.py)."""
     check_precision(device, precision)
+    tf.config.experimental.enable_tensor_float_32_execution(uses_tf32(precision))
     keras.mixed_precision.set_global_policy(POLICIES[precision])
+
+
+def gpu_math(device: str) -> str | None:
+    """The records' gpu_math, read back from TensorFlow's switches (None on the CPU, where they act on nothing)."""
+    if device != "cuda":
+        return None
+    tf32 = tf.config.experimental.tensor_float_32_execution_enabled()  # one switch for matmuls and convolutions
+    return describe_gpu_math(tf32, tf32, os.environ.get("TF_CUDNN_USE_AUTOTUNE", "1") != "0")
 
 
 def peak_device_mb(device: str) -> float | None:

@@ -24,7 +24,7 @@ from shared.weights_io import load_arrays
 from . import checkpoint
 from .callbacks import EpochRecorder, timed_fit
 from .data import eval_batches, to_batch, training_batches
-from .device import make_deterministic, resolve_device, set_precision
+from .device import gpu_math, make_deterministic, resolve_device, set_precision
 from .distributed import distributed_training_batches, output_dir, replicate, sync_batch_norm
 from .models import build_model, count_params, freeze_backbone
 from .optim import make_loss, make_optimizer
@@ -93,7 +93,7 @@ def train(cfg: RunConfig, run_dir: Path) -> int:
     writer = RecordWriter(cfg, out_dir, backend="tensorflow", framework_version=tf.__version__,
                           device=device, params=count_params(model), init=init, split=split,
                           initial_loss=initial_loss(model, loss, split, cfg),
-                          world_size=cfg.devices, single_device_images_per_sec=single)
+                          world_size=cfg.devices, single_device_images_per_sec=single, gpu_math=gpu_math(device))
     features_probe = cfg.mode == "linear-probe" and cfg.probe == "features"
     if features_probe:
         model, train_data, val_data, feature_rate = probe_datasets(model, cfg, split, init)

@@ -101,6 +101,18 @@ def write_run(out, name, *, seed, val_accs, epochs=2, fields=None, model="cnn", 
     return run_dir
 
 
+@pytest.fixture(autouse=True)
+def ieee_float32():
+    """Every test computes in IEEE float32 whatever the device, as compare.py parity does: TF32
+    off in each framework this process has imported (shared/precision.py; PyTorch's cuDNN and
+    TensorFlow allow it by default)."""
+    if "torch" in sys.modules:
+        from pytorch_impl.device import set_precision
+        set_precision(torch.device("cpu"), "fp32")
+    if "tensorflow" in sys.modules:
+        sys.modules["tensorflow"].config.experimental.enable_tensor_float_32_execution(False)
+
+
 @pytest.fixture
 def float64():
     """Keras in float64: the dtype policy makes the layers float64; floatx makes the loss float64

@@ -181,6 +181,21 @@ def test_torch_picks_cuda_only_when_it_is_there(monkeypatch):
     assert resolve_device("cpu").type == "cpu"
 
 
+def test_the_gpu_check_is_a_dry_run_without_a_gpu(tmp_path):
+    """scripts/gpu_check.py on a CPU-only machine: its CPU-side check, one line saying that no
+    GPU is present, and exit 0."""
+    if cuda_present():
+        pytest.skip("this machine has a GPU")
+    result = subprocess.run([sys.executable, "scripts/gpu_check.py", "--out", str(tmp_path)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert lines[0] == "gpu_check: no CUDA GPU is present (PyTorch sees none): the CPU-side checks only."
+    assert any(line.startswith("- 1 precision switches (CPU side): ok") for line in lines)
+    log = (tmp_path / "gpu_check.log").read_text()
+    assert " passed in " in log and "failed" not in log and "error" not in log
+
+
 def test_keras_picks_the_gpu_only_when_it_is_there():
     # In a fresh process: hiding devices is only possible before TensorFlow initialises them.
     code = ("import tensorflow_impl, tensorflow as tf\n"

@@ -46,11 +46,10 @@ ONE_SIDED_NAMES = {
     },
     "device.py": {
         TORCH: {
-            "autocast": "PyTorch's mixed precision per forward pass; Keras sets a global policy (set_precision)",
+            "autocast": "PyTorch's mixed precision per forward pass; Keras' set_precision sets a global policy",
             "grad_scaler": "PyTorch's fp16 loss scaling; Keras wraps the optimizer itself under mixed_float16",
         },
         KERAS: {
-            "set_precision": "Keras' global dtype policy; PyTorch has none (autocast, grad_scaler)",
             "POLICIES": "the Keras dtype policy of each precision",
         },
     },
@@ -148,7 +147,9 @@ def public_names(path: Path) -> set[str]:
                 names.add(node.name)
             elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+                # x = ... and x, y = ... define names; os.environ[k] = ... or obj.attr = ... do not
+                names.update(n.id for t in targets for n in ([t] if isinstance(t, ast.Name) else getattr(t, "elts", []))
+                             if isinstance(n, ast.Name))
             elif isinstance(node, (ast.If, ast.Try, ast.With)):
                 visit(node.body)
                 visit(getattr(node, "orelse", []))

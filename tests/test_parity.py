@@ -362,6 +362,7 @@ def test_parity_command_json():
     assert report["passed"] is True and report["first_failing_layer"] is None
     assert report["params_torch"] == report["params_tensorflow"] == 11_173_962
     assert report["max_abs_diff"] <= report["tolerance"] == 1e-4
+    assert report["tf32"] == {"torch": False, "tensorflow": False}  # IEEE float32 whatever the device
 
 
 @pytest.mark.parametrize("name, variant", [(m, "cifar") for m in CIFAR_MODELS] + [("alexnet", "imagenet")])

@@ -21,8 +21,8 @@ from shared.reporting.stats import STATISTICAL_TOLERANCE, compare_means, describ
 
 DEFAULT_TOLERANCE_POINTS = 1.5
 # Relative tolerance on the step-0 loss, by the precision both backends ran in: float32 round-off
-# of two frameworks' kernels is ~1e-6; bf16 keeps 8 significant bits (~4e-3 per rounding), fp16 11.
-START_TOLERANCE = {"fp32": 1e-4, "bf16": 3e-2, "fp16": 5e-3}
+# of two frameworks' kernels is ~1e-6; bf16 keeps 8 significant bits (~4e-3 per rounding), fp16 and tf32 11.
+START_TOLERANCE = {"fp32": 1e-4, "tf32": 5e-3, "bf16": 3e-2, "fp16": 5e-3}
 
 COLUMNS = ["Model", "Backend", "Training Accuracy", "Validation Accuracy", "Training Loss",
            "Validation Loss", "Train img/s", "Eval img/s", "Epoch s", "Params", "Status"]
@@ -346,7 +346,8 @@ def bench_settings_line(records: list[BenchRecord]) -> str:
     parts = [f"{first.image_size}×{first.image_size} input ({first.variant})", f"batch {first.batch_size}",
              first.precision, "compiled" if first.compiled else "not compiled", first.layout, first.device,
              ", ".join(sorted({f'{r.backend} {r.framework_version}' for r in records}))]
-    differ = [name for name in ("device", "precision", "compiled", "batch_size", "layout", "image_size")
+    parts += [f"GPU math {math}" for math in sorted({r.gpu_math for r in records if r.gpu_math})]
+    differ = [name for name in ("device", "precision", "gpu_math", "compiled", "batch_size", "layout", "image_size")
               if len({getattr(r, name) for r in records}) > 1]
     text = "Settings: " + ", ".join(parts) + f". Timing: {first.timing}."
     if differ:
