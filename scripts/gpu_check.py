@@ -15,7 +15,10 @@ says for each one: ok, FAILED, or skipped and why.
  5. `compare.py bench --model all --device cuda` in fp32, tf32 and bf16.
 
 Steps 3 to 5 need CIFAR-10 ($CIFAR10_DATA or the cache; compare.py downloads it where the
-machine is online). A backend that is not installed is left out, and the summary says so in one
+machine is online). To an offline machine that takes files in small loads, the verified file can
+go in pieces and be joined there (load_cifar10 checks every byte's hash):
+    split -b 50M ../shared/data/cifar10/cifar10.npz cifar10.npz.part-   (here)
+    cat cifar10.npz.part-* > /tmp/cifar10.npz && export CIFAR10_DATA=/tmp/cifar10.npz   (there) A backend that is not installed is left out, and the summary says so in one
 line: the GPU machine this team is sometimes lent has PyTorch but no TensorFlow.
 
 Without a GPU it says so after step 1 and exits 0 if step 1 passed: the dry run.
