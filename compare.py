@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib.util
 import os
 import secrets
 import shlex
@@ -36,7 +35,7 @@ from pathlib import Path
 import pandas as pd  # already loaded by shared.reporting.tables
 
 from shared.architectures import RESIZABLE, input_size
-from shared.backends import BACKEND_NAMES, BACKENDS, FRAMEWORK_MODULES, PACKAGES
+from shared.backends import BACKEND_NAMES, BACKENDS, FRAMEWORK_MODULES, PACKAGES, installed
 from shared.batch_plan import PADDING_MODES
 from shared.bench import BenchSettings, is_bench_folder
 from shared.config import (AUGMENTS, DEFAULT_VARIANT, DEVICES, MODEL_VARIANTS, MODELS, MODES, PRECISIONS, PROBES,
@@ -268,10 +267,6 @@ def new_run_dir(out: Path, cfg: RunConfig, kind: str = "train") -> Path:
     cfg.run_id = run_id
     provenance.save(run_dir, provenance.collect(invocation, ROOT))
     return run_dir
-
-
-def installed(backend: str) -> bool:
-    return all(importlib.util.find_spec(m) is not None for m in FRAMEWORK_MODULES[backend])
 
 
 # --- Training: compare.py [--model ...] -------------------------------------------------------

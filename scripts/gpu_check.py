@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from shared.backends import BACKEND_NAMES, BACKENDS, FRAMEWORK_MODULES  # noqa: E402
+from shared.backends import BACKEND_NAMES, BACKENDS, installed  # noqa: E402
 from shared.data import DataError, load_cifar10  # noqa: E402
 from shared.metrics import read_jsonl  # noqa: E402
 
@@ -80,10 +80,6 @@ def run(args: list[str], budget: Budget, log: Path) -> tuple[int | None, float]:
             proc.wait()
             code = None
     return code, time.monotonic() - start
-
-
-def installed(backend: str) -> bool:
-    return all(importlib.util.find_spec(m) is not None for m in FRAMEWORK_MODULES[backend])
 
 
 def gpu_name() -> str | None:
