@@ -50,3 +50,20 @@ def test_report_prints_where_each_comparison_was_made_and_its_total_time(tmp_pat
     assert "Total min" in report
     # two epochs of 100 s each (the test records'): 3.3 minutes
     assert "| cnn (cifar, scratch) #1 | PyTorch | 500 | 2000 | 100.0 | 3.3 |" in squeezed(report)
+
+
+def test_seeds_made_on_different_machines_are_named_beside_each_machine(tmp_path):
+    from shared.reporting.command import collect, made_on
+
+    zen4 = {"command": "python compare.py --model cnn", "commit": "abc1234",
+            "cpu": {"model": "AMD EPYC", "family": None, "flags": ["avx512_bf16"], "cores": 2}}
+    xeon = {**zen4, "cpu": {"model": "Intel Xeon", "family": None, "flags": ["amx_bf16"], "cores": 2}}
+    for seed, machine in ((0, zen4), (1, zen4), (2, xeon)):
+        provenance.save(write_run(tmp_path, f"20261202-10000{seed}-cnn-seed{seed}-aaaa", seed=seed,
+                                  val_accs={"torch": 0.8, "tensorflow": 0.8}), machine)
+    _, origins, problems = collect(tmp_path)
+    [places] = origins.values()
+    assert problems == [] and len(places) == 2
+    assert [made_on(origin, seeds, len(places) > 1) for origin, seeds in places.items()] == [
+        "Made on (seeds 0, 1): AMD EPYC (avx512_bf16), 2 cores; commit abc1234; `python compare.py --model cnn`.",
+        "Made on (seed 2): Intel Xeon (amx_bf16), 2 cores; commit abc1234; `python compare.py --model cnn`."]

@@ -48,13 +48,20 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
-def collect(runs_dir: Path) -> tuple[dict[tuple, dict[str, dict[int, list[EpochRecord]]]], dict[tuple, list[str]],
+def made_on(origin: str, seeds: set[int], several: bool) -> str:
+    """The report's line naming where runs were made; the seeds are named where a comparison's
+    seeds were made in more than one place (another machine, commit or command)."""
+    which = f" (seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, sorted(seeds)))})" if several else ""
+    return f"Made on{which}: {origin}."
+
+
+def collect(runs_dir: Path) -> tuple[dict[tuple, dict[str, dict[int, list[EpochRecord]]]], dict[tuple, dict[str, set[int]]],
                                     list[str]]:
     """{settings key: {backend: {seed: records of the latest run with that seed}}}, {settings key:
     where its runs were made (shared.provenance), one line per machine/commit/command}, and one
     line per thing skipped."""
     groups: dict[tuple, dict[str, dict[int, list[EpochRecord]]]] = {}
-    origins: dict[tuple, list[str]] = {}
+    origins: dict[tuple, dict[str, set[int]]] = {}  # per comparison: machine, commit and command -> seeds
     problems = []
     for run_dir in sorted(p for p in runs_dir.iterdir() if p.is_dir()):
         if is_bench_folder(run_dir):  # bench_results() reads those
@@ -78,8 +85,7 @@ def collect(runs_dir: Path) -> tuple[dict[tuple, dict[str, dict[int, list[EpochR
             problems += bad
             if records:  # sorted folder names start with the time: a later run of a seed replaces it
                 groups.setdefault(key, {}).setdefault(backend, {})[cfg.seed] = records
-                if origin not in origins.setdefault(key, []):
-                    origins[key].append(origin)
+                origins.setdefault(key, {}).setdefault(origin, set()).add(cfg.seed)
     return groups, origins, problems
 
 
@@ -213,7 +219,7 @@ def write_report(runs_dir: Path, out: Path, tolerance: float) -> tuple[int, list
         verdicts.append(f"- **{names[key]}**: " + verdict.replace("\n", " "))
         slug = names[key].replace(" ", "").replace("(", "-").replace(")", "").replace(",", "-").replace("#", "-")
         figures.curves(runs, names[key], figure_dir / f"{slug}.png")
-        made = "\n".join(f"Made on: {origin}." for origin in origins[key])
+        made = "\n".join(made_on(origin, seeds, len(origins[key]) > 1) for origin, seeds in origins[key].items())
         sections.append(f"### {names[key]}\n\n{settings_text(key, runs)}\n\n{made}\n\n![{names[key]}](figures/{slug}.png)")
     if bars:
         figures.throughput(bars, figure_dir / "throughput.png")
