@@ -788,10 +788,11 @@ def parity(argv: list[str]) -> int:
     """`compare.py parity ...`: python -m crosscheck, which needs both frameworks. Its arguments are
     read here first (crosscheck.command imports no framework): --help and mistakes need neither."""
     from crosscheck.command import parse_args
-    parse_args(argv)
-    missing = [b for b in BACKENDS if not installed(b)]
+    args = parse_args(argv)
+    missing = [b for b in ("torch", args.backend) if not installed(b)]
     if missing:
-        raise Exit(EXIT_BAD_ARGS, f"parity needs both frameworks; not installed: {', '.join(missing)}")
+        raise Exit(EXIT_BAD_ARGS, f"parity needs PyTorch and Keras on {args.backend}; not installed: "
+                                  f"{', '.join('/'.join(FRAMEWORK_MODULES[b]) for b in missing)}")
     code, _ = run_process(["-m", "crosscheck", *argv])
     return code
 

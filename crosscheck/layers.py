@@ -1,12 +1,14 @@
 """The layer-by-layer comparison of `compare.py parity` (crosscheck.command reads its arguments).
 
-Both frameworks are imported here, PyTorch first.
+Both frameworks are imported here, PyTorch first, then Keras on the framework KERAS_BACKEND names
+(TensorFlow unless crosscheck.command was given --backend jax).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 
 from shared.run import import_framework
 
@@ -17,17 +19,19 @@ import_framework("torch")
 import torch  # noqa: E402
 import torch._dynamo  # noqa: F401, E402
 
-import tensorflow_impl  # noqa: F401, E402  (TensorFlow's environment)
-import_framework("tensorflow")
+import tensorflow_impl  # noqa: F401, E402  (Keras' environment: KERAS_BACKEND defaults to tensorflow)
+KERAS_BACKEND = os.environ["KERAS_BACKEND"]
+import_framework(KERAS_BACKEND)
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 from pytorch_impl import models as torch_models, weights as torch_weights  # noqa: E402
 from pytorch_impl.device import set_precision as set_torch_precision  # noqa: E402
+from shared.backends import BACKEND_NAMES  # noqa: E402
 from tensorflow_impl import models as keras_models, weights as keras_weights  # noqa: E402
-from tensorflow_impl.device import set_precision as set_keras_precision  # noqa: E402
 from tensorflow_impl.weights import flattened_map_shape  # noqa: E402
+
+KERAS_LABEL = {"tensorflow": BACKEND_NAMES["tensorflow"], "jax": "Keras on JAX"}[KERAS_BACKEND]
 
 
 def torch_outputs(model: torch.nn.Module, x: np.ndarray, names: set[str]) -> dict[str, np.ndarray]:
@@ -54,7 +58,7 @@ def layer_table(torch_model, keras_model, x: np.ndarray, tol: float) -> list[dic
     torch_names = {name for name, _ in torch_model.named_modules() if name}
     shared = [layer for layer in keras_model.layers if layer.name in torch_names]
     probe = keras.Model(keras_model.input, [layer.output for layer in shared] + [keras_model.output])
-    keras_values = [np.asarray(v) for v in probe(x, training=False)]
+    keras_values = [keras.ops.convert_to_numpy(v) for v in probe(x, training=False)]
     want = torch_outputs(torch_model, x, {layer.name for layer in shared})
     rows = []
     for layer, got in zip(shared + [None], keras_values):
@@ -84,12 +88,24 @@ def layer_table(torch_model, keras_model, x: np.ndarray, tol: float) -> list[dic
 
 def ieee_float32() -> dict[str, bool]:
     """The check runs in IEEE float32 in both frameworks, whatever the device: TF32 off (on by
-    default in TensorFlow, and in PyTorch's cuDNN convolutions: shared/precision.py). Returns
-    whether each framework's switches still allow TF32, read back (False, False)."""
+    default in TensorFlow, in PyTorch's cuDNN convolutions and in XLA's GPU matmuls under JAX:
+    shared/precision.py). Returns whether each framework's switches still allow TF32, read back
+    ({"torch": False, KERAS_BACKEND: False})."""
     set_torch_precision(torch.device("cpu"), "fp32")
-    set_keras_precision("cpu", "fp32")
     return {"torch": torch.backends.cuda.matmul.allow_tf32 or torch.backends.cudnn.allow_tf32,
-            "tensorflow": tf.config.experimental.tensor_float_32_execution_enabled()}
+            KERAS_BACKEND: keras_tf32_off()}
+
+
+def keras_tf32_off() -> bool:
+    """TF32 off on the Keras side, as --precision fp32 sets it; whether it is still allowed, read back."""
+    if KERAS_BACKEND == "tensorflow":
+        import tensorflow as tf
+        from tensorflow_impl.device import set_precision
+        set_precision("cpu", "fp32")
+        return tf.config.experimental.tensor_float_32_execution_enabled()
+    import jax
+    jax.config.update("jax_default_matmul_precision", "highest")  # float32 passes, not TF32 or bf16 ones
+    return jax.config.jax_default_matmul_precision != "highest"
 
 
 def check(args: argparse.Namespace) -> int:
@@ -107,13 +123,13 @@ def check(args: argparse.Namespace) -> int:
     first_bad = next((r["layer"] for r in rows if not r["ok"]), None)
     passed = first_bad is None and params[0] == params[1]
     if args.json:
-        print(json.dumps(dict(model=args.model, variant=args.variant, params_torch=params[0][0],
-                              params_tensorflow=params[1][0],
+        print(json.dumps(dict(model=args.model, variant=args.variant, backend=KERAS_BACKEND,
+                              params_torch=params[0][0], **{f"params_{KERAS_BACKEND}": params[1][0]},
                               max_abs_diff=max(r["max_abs_diff"] for r in rows), tolerance=args.tol,
                               passed=passed, first_failing_layer=first_bad, tf32=tf32)))
         return 0 if passed else 1
     width = max(len(r["layer"]) for r in rows)
-    print(f"{args.model} ({args.variant}, {size}×{size}): parameters PyTorch {params[0][0]:,} / Keras {params[1][0]:,}"
+    print(f"{args.model} ({args.variant}, {size}×{size}): parameters PyTorch {params[0][0]:,} / {KERAS_LABEL} {params[1][0]:,}"
           f"{'' if params[0] == params[1] else '  <-- DIFFER'}; batch {args.batch}, tolerance {args.tol:g}, "
           f"IEEE float32 (TF32 off)")
     print(f"{'layer'.ljust(width)}  {'output shape':<18} {'max abs diff':>12} {'rel diff':>10}")

@@ -9,7 +9,11 @@ import importlib.util
 BACKEND_NAMES = {"torch": "PyTorch", "tensorflow": "TensorFlow/Keras"}
 BACKENDS = tuple(BACKEND_NAMES)  # ("torch", "tensorflow"): the order of every table's rows
 PACKAGES = {"torch": "pytorch_impl", "tensorflow": "tensorflow_impl"}
-FRAMEWORK_MODULES = {"torch": ("torch",), "tensorflow": ("tensorflow", "keras")}
+FRAMEWORK_MODULES = {"torch": ("torch",), "tensorflow": ("tensorflow", "keras"), "jax": ("jax", "keras")}
+# The frameworks Keras runs on (its KERAS_BACKEND): tensorflow_impl's models, optimizers and weight
+# port are Keras code, and `compare.py parity --backend jax` checks them on JAX too. Training and
+# bench run Keras on TensorFlow only so far, so "jax" is not in BACKENDS.
+KERAS_BACKENDS = ("tensorflow", "jax")
 
 
 def installed(backend: str) -> bool:

@@ -113,16 +113,33 @@ def ieee_float32():
         sys.modules["tensorflow"].config.experimental.enable_tensor_float_32_execution(False)
 
 
+# A test of something only Keras on TensorFlow has (its fused kernels, tf.data, tf.distribute):
+# skipped when `make test` runs the parity tests again with KERAS_BACKEND=jax.
+tensorflow_only = pytest.mark.skipif(os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow",
+                                     reason="TensorFlow's own kernels or input pipeline")
+
+
 @pytest.fixture
-def float64():
+def float64(monkeypatch):
     """Keras in float64: the dtype policy makes the layers float64; floatx makes the loss float64
-    too (Keras losses cast predictions to floatx)."""
+    too (Keras losses cast predictions to floatx). On JAX, also 64-bit arrays (JAX makes float32
+    ones unless told otherwise), and Keras' dtype promotion keeps float64: outside TensorFlow it
+    promotes float64 with float32 to float32, so ops that compute in "at least float32" (mean,
+    layer normalisation) would round to float32 (keras/src/backend/common/dtypes.py)."""
     import keras
+    x64 = keras.backend.backend() == "jax"
+    if x64:
+        import jax
+        from keras.src.backend.common import dtypes
+        jax.config.update("jax_enable_x64", True)
+        monkeypatch.setitem(dtypes.BIT64_TO_BIT32_DTYPE, "float64", "float64")
     keras.config.set_dtype_policy("float64")
     keras.config.set_floatx("float64")
     yield
     keras.config.set_floatx("float32")
     keras.config.set_dtype_policy("float32")
+    if x64:
+        jax.config.update("jax_enable_x64", False)
 
 
 def without_dropout(torch_model, keras_model):

@@ -1,6 +1,8 @@
 """Parity contract (docs/design.md) for the CNN: same architecture, same function, same training step,
 and the generic port's layout rules."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -8,7 +10,7 @@ import torch
 import tensorflow_impl  # noqa: F401  (TensorFlow environment first)
 import keras
 
-from conftest import twin_training_steps, without_dropout
+from conftest import tensorflow_only, twin_training_steps, without_dropout
 from pytorch_impl import models as torch_models, weights as torch_weights
 from shared.architectures import CIFAR_BATCHNORM_MOMENTUM, CIFAR_LOGIT_SCALE, HEAD, INPUT_SIZE
 from shared.config import RunConfig
@@ -80,7 +82,7 @@ def test_ported_weights_give_the_same_eval_logits(name, variant):
     torch_model.eval()
     with torch.no_grad():
         want = torch_model(torch.from_numpy(x).permute(0, 3, 1, 2)).numpy()
-    got = keras_model(x, training=False).numpy()
+    got = keras.ops.convert_to_numpy(keras_model(x, training=False))
     assert np.abs(got - want).max() < 1e-4
 
 
@@ -92,7 +94,7 @@ def test_resizable_imagenet_models_agree_at_another_input_size(name, size):
     x, _ = batch(2, size=size)
     with torch.no_grad():
         want = torch_model.eval()(torch.from_numpy(x).permute(0, 3, 1, 2)).numpy()
-    assert np.abs(keras_model(x, training=False).numpy() - want).max() < 1e-4
+    assert np.abs(keras.ops.convert_to_numpy(keras_model(x, training=False)) - want).max() < 1e-4
 
 
 @pytest.mark.parametrize("name", ["alexnet", "vit"])
@@ -144,9 +146,10 @@ def test_port_layout_rules(torch_layer, keras_layer, shape):
     to_torch = (lambda a: a.transpose(0, 3, 1, 2)) if len(shape) == 4 else (lambda a: a)
     from_torch = (lambda a: a.transpose(0, 2, 3, 1)) if len(shape) == 4 else (lambda a: a)
     want = from_torch(t_layer(torch.from_numpy(to_torch(x))).detach().numpy())
-    np.testing.assert_allclose(keras_model(x).numpy(), want, atol=1e-5)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(keras_model(x)), want, atol=1e-5)
 
 
+@tensorflow_only
 @pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
 def test_fused_batchnorm_is_torch_batchnorm(precision, monkeypatch):
     """Images in float32 or bfloat16 take TensorFlow's fused kernel (the float64 training tests
@@ -231,7 +234,15 @@ def test_sgd_steps_match_under_a_changing_learning_rate(float64, name):
     assert_same_training(*training_steps("float64", [0.1, 0.03], name))
 
 
-@pytest.mark.parametrize("name", ["cnn", "vit"])
+# Keras on JAX computes attention's softmax in float32 whatever the dtype (keras/src/backend/jax/
+# nn.py, _dot_product_attention_core), so the ViT is not float64 through. AdamW divides each
+# gradient by its own running size, and turns the key bias's gradient, zero but for rounding
+# (softmax ignores a constant added to every key), into updates of 1e-5. SGD stays inside 1e-5.
+SOFTMAX_IN_FLOAT32 = pytest.mark.xfail(os.environ.get("KERAS_BACKEND") == "jax", strict=True,
+                                       reason="Keras on JAX: attention's softmax in float32")
+
+
+@pytest.mark.parametrize("name", ["cnn", pytest.param("vit", marks=SOFTMAX_IN_FLOAT32)])
 def test_adamw_steps_match_under_a_changing_learning_rate(float64, name):
     """torch.optim.AdamW and the Keras TorchAdamW: three steps (bias correction changes each
     step), decoupled decay on kernels only. Float64 for the reason above."""
@@ -267,6 +278,7 @@ def test_weight_decay_applies_to_the_same_tensors(name):
     assert want  # every model has kernels
 
 
+@tensorflow_only
 def test_keras_fit_reads_the_training_stream_continuously():
     """fit(steps_per_epoch=...) must not restart the stream each epoch: epoch 2 trains on the
     plan's epoch-2 batches, not on epoch 1's again."""
@@ -304,7 +316,7 @@ def test_port_rule_flatten_of_a_feature_map_before_dense():
     keras_weights.load_torch_state(keras_model, state)
     x = np.random.default_rng(2).standard_normal((2, 5, 4, 3)).astype(np.float32)
     want = t_fc(t_conv(torch.from_numpy(x).permute(0, 3, 1, 2)).flatten(1)).detach().numpy()
-    np.testing.assert_allclose(keras_model(x).numpy(), want, atol=1e-5)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(keras_model(x)), want, atol=1e-5)
     back = keras_weights.to_torch_state(keras_model)
     for key, value in state.items():
         np.testing.assert_array_equal(back[key], value)
@@ -323,7 +335,7 @@ def test_port_rule_packed_attention_in_proj():
     x = np.random.default_rng(3).standard_normal((2, 5, embed)).astype(np.float32)
     xt = torch.from_numpy(x)
     want = t_attn(xt, xt, xt, need_weights=False)[0].detach().numpy()
-    np.testing.assert_allclose(keras_model(x).numpy(), want, atol=1e-5)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(keras_model(x)), want, atol=1e-5)
     back = keras_weights.to_torch_state(keras_model)
     assert set(back) == set(state)
     for key, value in state.items():
@@ -363,6 +375,26 @@ def test_parity_command_json():
     assert report["params_torch"] == report["params_tensorflow"] == 11_173_962
     assert report["max_abs_diff"] <= report["tolerance"] == 1e-4
     assert report["tf32"] == {"torch": False, "tensorflow": False}  # IEEE float32 whatever the device
+
+
+def test_parity_command_runs_keras_on_jax():
+    """--backend jax: the same Keras model on JAX, against PyTorch, in a process of its own
+    (Keras reads KERAS_BACKEND once); make test also runs this module's tests on JAX."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    result = subprocess.run([sys.executable, str(ROOT / "compare.py"), "parity", "--model", "mobilenet",
+                             "--backend", "jax", "--json"], cwd=ROOT, capture_output=True, text=True,
+                            env={**os.environ, "KERAS_BACKEND": "tensorflow"})  # the flag wins
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["backend"] == "jax" and report["passed"] is True
+    assert report["params_torch"] == report["params_jax"] == 2_236_682
+    assert report["max_abs_diff"] <= report["tolerance"] == 1e-4
+    assert report["tf32"] == {"torch": False, "jax": False}
 
 
 @pytest.mark.parametrize("name, variant", [(m, "cifar") for m in CIFAR_MODELS] + [("alexnet", "imagenet")])
@@ -421,7 +453,7 @@ def test_idiomatic_reference_computes_our_function(name):
     ours = [layer.name for layer in keras_model.layers if isinstance(layer, BatchNorm)]
     builtin = [layer.name for layer in keras_reference.layers if type(layer) is keras.layers.BatchNormalization]
     assert builtin == ours and (ours or name in ("alexnet", "vit"))  # the two without BatchNorm
-    got, want = keras_reference(x, training=False).numpy(), keras_model(x, training=False).numpy()
+    got, want = (keras.ops.convert_to_numpy(m(x, training=False)) for m in (keras_reference, keras_model))
     assert np.abs(got - want).max() < 1e-4
 
 

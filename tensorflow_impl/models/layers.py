@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 
@@ -26,20 +25,26 @@ class BatchNorm(keras.layers.BatchNormalization):
 
     def call(self, inputs, training=None, mask=None):
         training = bool(training and self.trainable)
-        x = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))  # bf16 → f32, f64 stays
+        # bf16 and fp16 → float32; float64 stays. Not keras.backend.result_type(dtype, "float32"),
+        # nor Keras' own BatchNormalization.call, which uses it: Keras on JAX promotes float64
+        # with float32 to float32, and the float64 parity tests would run in float32 there.
+        x = inputs if keras.backend.standardize_dtype(inputs.dtype) == "float64" else ops.cast(inputs, "float32")
         if self._fusable(x, mask):
             return ops.cast(self._fused(x, training), self.compute_dtype)
-        if not training:
-            return super().call(inputs, training=training, mask=mask)
-        mean, variance = self._moments(x, mask)
-        count = ops.cast(ops.size(x), x.dtype) / ops.cast(ops.shape(x)[self.axis], x.dtype)
-        if self.synchronized:  # the moments are the whole global batch's (tensorflow_impl/distributed.py)
-            count *= tf.distribute.get_replica_context().num_replicas_in_sync
-        unbiased = variance * count / ops.maximum(count - 1.0, 1.0)
-        self._update_moving_statistics(mean, unbiased)
-        outputs = ops.batch_normalization(x, mean, variance, axis=self.axis,
-                                          offset=ops.cast(self.beta, x.dtype),
-                                          scale=ops.cast(self.gamma, x.dtype), epsilon=self.epsilon)
+        if training:
+            mean, variance = self._moments(x, mask)
+            count = ops.cast(ops.size(x), x.dtype) / ops.cast(ops.shape(x)[self.axis], x.dtype)
+            if self.synchronized:  # the moments are the whole global batch's (tensorflow_impl/distributed.py)
+                import tensorflow as tf  # only TensorFlow synchronises replicas; Keras on JAX never gets here
+                count *= tf.distribute.get_replica_context().num_replicas_in_sync
+            unbiased = variance * count / ops.maximum(count - 1.0, 1.0)
+            self._update_moving_statistics(mean, unbiased)
+        else:
+            mean, variance = self.moving_mean, self.moving_variance
+        outputs = ops.batch_normalization(
+            x, ops.cast(mean, x.dtype), ops.cast(variance, x.dtype), axis=self.axis, epsilon=self.epsilon,
+            offset=ops.cast(self.beta, x.dtype) if self.center else None,
+            scale=ops.cast(self.gamma, x.dtype) if self.scale else None)
         return ops.cast(outputs, self.compute_dtype)
 
     def _fusable(self, x, mask) -> bool:
@@ -48,6 +53,7 @@ class BatchNorm(keras.layers.BatchNormalization):
 
     def _fused(self, x, training: bool):
         """The fused kernel; in training, the running statistics updated from its batch moments."""
+        import tensorflow as tf  # TensorFlow's kernel (_fusable): Keras on JAX runs the op-by-op path
         stats = {} if training else {"mean": self.moving_mean, "variance": self.moving_variance}
         outputs, mean, unbiased = tf.compat.v1.nn.fused_batch_norm(
             x, scale=self.gamma, offset=self.beta, epsilon=self.epsilon, is_training=training, **stats)
