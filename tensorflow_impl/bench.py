@@ -12,7 +12,9 @@ import tensorflow_impl  # noqa: F401, I001 — sets TensorFlow's environment bef
 if __name__ == "__main__":
     # `python -m tensorflow_impl.bench RUN_DIR`: run_backend imports TensorFlow, then this module (again, as
     # tensorflow_impl.bench), inside its guard, so an install that fails to import fails in one line.
+    import os
     from shared.run import run_backend
+    os.environ["KERAS_BACKEND"] = "tensorflow"  # whatever the user's shell sets, as tensorflow_impl/__main__.py
     raise SystemExit(run_backend("tensorflow", "tensorflow_impl.bench:bench"))
 
 import time

@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -335,8 +336,10 @@ def test_airbench_augmentation_and_test_time_augmentation_end_to_end(real_data_e
 def test_both_backends_end_to_end(real_data_env, tmp_path):
     """Two epochs on 512 images, validation on 500 held-out ones: both rows, valid files."""
     out = tmp_path / "results"
+    # A shell's KERAS_BACKEND=jax must not move the TensorFlow backend onto JAX (it failed there).
     result = compare("--model", "cnn", "--backend", "both", "--epochs", "2", "--subset", "512",
-                     "--batch-size", "64", "--lr", "0.05", "--val-split", "500", "--out", str(out))
+                     "--batch-size", "64", "--lr", "0.05", "--val-split", "500", "--out", str(out),
+                     env={**os.environ, "KERAS_BACKEND": "jax"})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "| cnn (cifar, scratch) | PyTorch" in result.stdout
     assert "| cnn (cifar, scratch) | TensorFlow/Keras" in result.stdout
