@@ -35,7 +35,7 @@ from pathlib import Path
 import pandas as pd  # already loaded by shared.reporting.tables
 
 from shared.architectures import RESIZABLE, input_size
-from shared.backends import BACKEND_NAMES, BACKENDS, FRAMEWORK_MODULES, PACKAGES, installed
+from shared.backends import BACKEND_NAMES, BACKENDS, FRAMEWORK_MODULES, PACKAGES, installed, parse_backends
 from shared.batch_plan import PADDING_MODES
 from shared.bench import BenchSettings, is_bench_folder
 from shared.config import (AUGMENTS, DEFAULT_VARIANT, DEVICES, MODEL_VARIANTS, MODELS, MODES, PRECISIONS, PROBES,
@@ -53,6 +53,7 @@ from shared.reporting.tables import (DEFAULT_TOLERANCE_POINTS, append_summary, b
 
 ROOT = Path(__file__).resolve().parent
 EXIT_BACKEND_FAILED, EXIT_BAD_ARGS, EXIT_DATA, EXIT_WEIGHTS = 1, 2, 3, 4
+BACKENDS_FILE = "backends.txt"  # in a training run's folder: the backends it was started with, for --resume
 current_run: Path | None = None  # the run folder being trained, for the Ctrl-C message
 run_folders: list[Path] = []  # every run folder this command made, in order (compare.py table lists them)
 invocation: list[str] = []  # compare.py's arguments, saved in each new run folder's provenance.json
@@ -89,6 +90,20 @@ def positive_float(text: str) -> float:
     return value
 
 
+def backend_list(text: str) -> list[str]:
+    try:
+        return parse_backends(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def add_backend_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", default="both", type=backend_list, metavar="BACKEND",
+                   help=f"{', '.join(BACKENDS)} (Keras on JAX: the Keras models in their own process, "
+                        "always compiled by XLA), a comma list of them, both (torch,tensorflow: the default) "
+                        "or all (every installed one)")
+
+
 def parse_args(argv=None) -> tuple[argparse.Namespace, set[str]]:
     """The arguments, and the names of those the user gave (not defaults)."""
     p = argparse.ArgumentParser(
@@ -113,7 +128,7 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, set[str]]:
     p.add_argument("--weights",
                    help="finetune/linear-probe: a member of torchvision's weight enum (e.g. IMAGENET1K_V2) "
                         "or a local .pth/.safetensors state_dict (default: IMAGENET1K_V1)")
-    p.add_argument("--backend", default="both", choices=(*BACKENDS, "both"), help="default: both")
+    add_backend_option(p)
     p.add_argument("--probe", choices=PROBES, default="features",
                    help="linear-probe: features (default) extracts the frozen backbone's features once, "
                         "cached, and trains the head on them (no augmentation); full runs the whole model "
@@ -179,7 +194,8 @@ def add_speed_options(p: argparse.ArgumentParser) -> None:
 
 # Run in a fresh interpreter, so compare.py itself never imports a framework.
 GPU_PROBES = {"torch": "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)",
-              "tensorflow": "import sys, tensorflow as tf; sys.exit(0 if tf.config.list_physical_devices('GPU') else 1)"}
+              "tensorflow": "import sys, tensorflow as tf; sys.exit(0 if tf.config.list_physical_devices('GPU') else 1)",
+              "jax": "import sys, jax; sys.exit(0 if any(d.platform == 'gpu' for d in jax.devices()) else 1)"}
 
 
 class Exit(Exception):
@@ -217,11 +233,6 @@ def main(argv=None) -> int:
 
 
 # --- What every command shares: the backends chosen, the data, the results folder ---------------
-
-def chosen_backends(choice: str) -> list[str]:
-    """--backend: one backend, or both."""
-    return list(BACKENDS) if choice == "both" else [choice]
-
 
 def check_gpu(backends: list[str], device: str, precision: str | None) -> None:
     """Exit 2 when --device cuda (or --precision fp16 or tf32) needs a GPU that a backend does not see."""
@@ -308,6 +319,9 @@ def check_mode(args: argparse.Namespace) -> None:
     if args.devices > 1 and args.mode == "linear-probe" and args.probe == "features":
         raise Exit(EXIT_BAD_ARGS, "--devices: the features probe trains the head alone on cached features, in "
                                   "seconds; use --probe full to train the frozen model on several devices")
+    if args.devices > 1 and "jax" in args.backend:
+        raise Exit(EXIT_BAD_ARGS, f"--devices {args.devices}: Keras on JAX trains on one device here "
+                                  "(tf.distribute is TensorFlow's); leave jax out of --backend")
 
 
 def check_sizes(args: argparse.Namespace, configs: list[RunConfig], n_images: int) -> int:
@@ -331,7 +345,7 @@ def check_sizes(args: argparse.Namespace, configs: list[RunConfig], n_images: in
 def prepare_runs(args: argparse.Namespace, configs: list[RunConfig]):
     """What every training command checks and loads before its first run: (the backends, GPU
     checked; the verified data; the training images the configs use; the results folder)."""
-    backends = chosen_backends(args.backend)
+    backends = args.backend
     check_gpu(backends, args.device, args.precision)
     if args.data_dir is not None and not Path(args.data_dir).expanduser().exists():
         raise Exit(EXIT_DATA, f"--data-dir {args.data_dir} does not exist")
@@ -393,7 +407,7 @@ def seeds_summary(cfg: RunConfig, runs: dict[str, list[list[EpochRecord]]], seed
     """The table over seeds (mean ± std) and the statistical verdict, printed and saved beside
     the per-seed run folders."""
     rows = seed_rows(runs)
-    verdict = seeds_verdict(runs, tolerance) if len(runs) == 2 else ""
+    verdict = seeds_verdict(runs, tolerance) if len(runs) > 1 else ""
     title = f"{cfg.model} ({cfg.variant}, {cfg.mode}), seeds {seeds[0]}–{seeds[-1]}"
     report = "\n\n".join(filter(None, [table_text(rows, cfg.warmup_batches), verdict]))
     path = out / f"{time.strftime('%Y%m%d-%H%M%S')}-{cfg.model}-{cfg.mode}-{cfg.variant}-seeds{seeds[0]}-{seeds[-1]}.md"
@@ -409,6 +423,7 @@ def resume(args: argparse.Namespace, given: set[str]) -> int:
     each continues after its checkpoint (shared/run.py). Then the run's table, as always."""
     run_dir = Path(args.resume)
     cfg = stored_config(run_dir)
+    backends = args.backend if "backend" in given else (started_backends(run_dir) or args.backend)
     given -= {"resume", "backend", "tolerance"}
     if "seeds" in given:
         raise Exit(EXIT_BAD_ARGS, "--resume continues one run: it does not take --seeds")
@@ -420,10 +435,20 @@ def resume(args: argparse.Namespace, given: set[str]) -> int:
         raise Exit(EXIT_BAD_ARGS, f"--resume {run_dir}: its config does not match {'; '.join(conflicts)}")
     data = load_data(cfg.data_dir)
     cfg.out = str(run_dir.parent)
-    _, _, ok, _ = run_model(cfg, chosen_backends(args.backend), data.source,
+    _, _, ok, _ = run_model(cfg, backends, data.source,
                             len(data.x_train) - (cfg.val_split or 0), args.tolerance or DEFAULT_TOLERANCE_POINTS,
                             run_dir=run_dir)
     return 0 if ok else EXIT_BACKEND_FAILED
+
+
+def started_backends(run_dir: Path) -> list[str]:
+    """The backends a run was started with (BACKENDS_FILE; [] in a folder made before it existed):
+    those that --resume continues when --backend is not given."""
+    path = run_dir / BACKENDS_FILE
+    try:
+        return parse_backends(path.read_text().strip()) if path.exists() else []
+    except ValueError:
+        return []
 
 
 def stored_config(run_dir: Path) -> RunConfig:
@@ -453,6 +478,7 @@ def run_model(cfg: RunConfig, backends: list[str], source: str, n_train: int, to
     if not resuming:
         run_dir = new_run_dir(Path(cfg.out), cfg)
         cfg.save(run_dir / "config.json")
+        atomic_write_text(run_dir / BACKENDS_FILE, ",".join(backends) + "\n")
     current_run = run_dir
     print(f"{'resume' if resuming else 'run'} {cfg.run_id}: {cfg.model} ({cfg.variant}, {cfg.mode}, {cfg.image_size}×{cfg.image_size}), {count(cfg.epochs, 'epoch')}, "
           f"batch {cfg.batch_size}, {cfg.optimizer}, {cfg.precision}, {cfg.device}"
@@ -503,7 +529,7 @@ def report_run(cfg: RunConfig, run_dir: Path, runs: dict[str, list[EpochRecord]]
     out = Path(cfg.out)
     rows = table_rows(runs, cfg.model, reasons)
     finals = {b: (r[-1] if r else None) for b, r in runs.items()}
-    verdict = parity_verdict(finals, tolerance) if len(runs) == 2 else ""
+    verdict = parity_verdict(finals, tolerance) if len(runs) > 1 else ""
     last = [r for r in finals.values() if r is not None]
     report = "\n\n".join(filter(None, [table_text(rows, cfg.warmup_batches), verdict, settings_line(cfg, n_train, last)]))
     print("\n" + report)
@@ -547,7 +573,7 @@ def bench_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="compare.py bench", description="Throughput, pipeline efficiency, latency and "
                                 "memory per model and backend (docs/benchmarks.md has the method).")
     p.add_argument("--model", default="resnet18", choices=(*MODELS, "all"), help="default: resnet18")
-    p.add_argument("--backend", default="both", choices=(*BACKENDS, "both"), help="default: both")
+    add_backend_option(p)
     p.add_argument("--variant", choices=VARIANTS, default="cifar", help="default: cifar (32×32 models)")
     p.add_argument("--batch-size", type=positive_int, default=128, help="default: 128")
     add_speed_options(p)
@@ -579,7 +605,7 @@ def bench(argv: list[str]) -> int:
     models = [m for m in (MODELS if args.model == "all" else [args.model]) if args.variant in MODEL_VARIANTS[m]]
     if not models:
         raise Exit(EXIT_BAD_ARGS, f"--model {args.model} has no {args.variant!r} variant")
-    backends = chosen_backends(args.backend)
+    backends = args.backend
     check_gpu(backends, args.device, args.precision)
     data = load_data(args.data_dir)
     if args.subset and args.subset > len(data.x_train):
@@ -645,7 +671,7 @@ def table_parser() -> argparse.ArgumentParser:
                       "2 bad arguments, 3 dataset missing or corrupt, 4 nothing could run (no weights).")
     p.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS), metavar="MODEL",
                    help=f"the rows to run, of {', '.join(MODELS)} (default: all five)")
-    p.add_argument("--backend", default="both", choices=(*BACKENDS, "both"), help="default: both")
+    add_backend_option(p)
     p.add_argument("--weights-dir", metavar="DIR", help="a folder of torchvision's checkpoint files under their "
                    f"usual names ({', '.join(original.CHECKPOINTS.values())}); a model whose file is not there is "
                    "skipped (default: torch.hub's cache, downloading what is missing)")

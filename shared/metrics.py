@@ -173,7 +173,7 @@ def validate(data: dict) -> EpochRecord | BenchRecord:
     if data["schema_version"] != SCHEMA_VERSION:
         raise SchemaError(f"schema_version {data['schema_version']!r}, expected {SCHEMA_VERSION}")
     if data["backend"] not in BACKENDS:
-        raise SchemaError(f"backend {data['backend']!r} is not {' or '.join(BACKENDS)}")
+        raise SchemaError(f"backend {data['backend']!r} is not {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}")
     for name in _NUMBERS[kind]:
         if not isinstance(data[name], (int, float)):
             raise SchemaError(f"{name}={data[name]!r} is not a number")

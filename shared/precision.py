@@ -34,6 +34,9 @@ PRECISIONS = ("fp32", "tf32", "bf16", "fp16")
 # The precisions whose arithmetic is float32 throughout (no autocast, no mixed policy).
 FLOAT32 = ("fp32", "tf32")
 AUTOTUNE = True
+# Keras' dtype policy of each precision, on TensorFlow and JAX alike: variables stay float32, layers
+# compute in bf16/fp16 under the mixed policies (tensorflow_impl/device.py, tensorflow_impl/on_jax/device.py).
+KERAS_POLICIES = {"fp32": "float32", "tf32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 TF32_CAPABILITY = (8, 0)  # Ampere
 
 

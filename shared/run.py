@@ -32,7 +32,7 @@ from shared.architectures import WHITEN_KERNEL
 from shared.batch_plan import eval_slices, steps_per_epoch, train_batch
 from shared.config import RunConfig
 from shared.data import load_cifar10, subset_indices, train_val_split
-from shared.backends import FRAMEWORK_MODULES
+from shared.backends import FRAMEWORK_MODULES, KERAS_BACKENDS
 from shared.io import append_line_durably, atomic_write_text
 from shared.whitening import whitening_filters
 from shared.metrics import SCHEMA_VERSION, EpochRecord, peak_host_mb, rate_cell, read_jsonl
@@ -257,7 +257,8 @@ def _command() -> str:
 
 def run_backend(backend: str, entry: str) -> int:
     """Entry point of a backend process, `python -m <module> RUN_DIR`: imports the backend's
-    framework, then `entry` ("package.module:function"), and returns function(cfg, run_dir).
+    framework (Keras with KERAS_BACKEND set to a Keras backend's name), then `entry`
+    ("package.module:function"), and returns function(cfg, run_dir).
 
     The imports happen here, inside the same guard as the run: a framework that is installed but
     fails to import, and any crash, print one line (the traceback goes to <backend>.log in the run
@@ -280,6 +281,8 @@ def run_backend(backend: str, entry: str) -> int:
     label, log = (backend, run_dir / f"{backend}.log") if rank is None else (
         f"{backend} rank {rank}", run_dir / f"{backend}.rank{rank}.log")
     startup: list[str] = []
+    if backend in KERAS_BACKENDS:  # Keras reads it once, at its first import: whatever the user's shell set
+        os.environ["KERAS_BACKEND"] = backend
     try:
         with framework_logs_kept(startup):
             function = import_entry(backend, entry)

@@ -1,4 +1,5 @@
-"""The Keras callbacks that make fit() follow the shared schedule and write the shared records."""
+"""The Keras callbacks that make fit() follow the shared schedule and write the shared records
+(on TensorFlow and JAX alike)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from shared.metrics import steady_images_per_sec
 from shared.run import RecordWriter, divergence_check_every, print_epoch
 
 from . import checkpoint
-from .device import peak_device_mb
+from .engine import BACKEND, device as engine_device, jit_compile
 from .optim import make_loss
 from .tta import make_tta_evaluator
 
@@ -37,6 +38,10 @@ class FollowSchedule(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         step = self.epoch_index * self.steps + batch
+        if BACKEND == "jax":
+            # fit on JAX carries the variables (the learning rate among them) as arrays from step to
+            # step; syncing them back into the Keras variables makes it read them again, with this one.
+            self.model.jax_state_sync()
         self.model.optimizer.learning_rate.assign(self.cfg.learning_rate(step, self.steps * self.cfg.epochs))
 
     def on_train_batch_end(self, batch, logs=None):
@@ -111,7 +116,7 @@ class EpochRecorder(FollowSchedule):
         tta_loss = tta_acc = None
         if self.cfg.tta != "none":
             if self.evaluate_tta is None:
-                self.evaluate_tta = make_tta_evaluator(self.model, self.cfg.tta, make_loss(self.cfg))
+                self.evaluate_tta = make_tta_evaluator(self.model, self.cfg.tta, make_loss(self.cfg), jit_compile(self.cfg))
             tta_loss, tta_acc = self.evaluate_tta(self.tta_data)
         train_ips = steady_images_per_sec(
             self.diverged_at or self.steps, self.cfg.warmup_batches, self.cfg.batch_size,
@@ -121,7 +126,7 @@ class EpochRecorder(FollowSchedule):
             val_loss=float(logs["val_loss"]), val_acc=float(logs["val_accuracy"]),
             epoch_seconds=time.perf_counter() - self.epoch_start,
             train_images_per_sec=train_ips, eval_images_per_sec=self.val_images / self.test_seconds,
-            peak_device_mb=peak_device_mb(self.device), feature_images_per_sec=self.feature_images_per_sec,
+            peak_device_mb=engine_device.peak_device_mb(self.device), feature_images_per_sec=self.feature_images_per_sec,
             diverged_at=self.diverged_at, tta_val_loss=tta_loss, tta_val_acc=tta_acc)
         print_epoch(record)
         self.status = record.status

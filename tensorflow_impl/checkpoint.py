@@ -16,7 +16,8 @@ from shared.run import CHECKPOINT
 
 
 def checkpoint_path(run_dir: Path) -> Path:
-    return Path(run_dir) / CHECKPOINT.format(backend="tensorflow")
+    """<backend>.ckpt, the backend being Keras' own ("tensorflow" or "jax": the same names as ours)."""
+    return Path(run_dir) / CHECKPOINT.format(backend=keras.backend.backend())
 
 
 def _state(model: keras.Model) -> list:

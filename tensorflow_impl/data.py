@@ -90,6 +90,16 @@ def without_graph_rewrites(dataset: tf.data.Dataset) -> tf.data.Dataset:
     return dataset.with_options(options)
 
 
+def repeated(batch) -> tf.data.Dataset:
+    """One batch, made once, again and again (the bench's compute steps: no input work per step)."""
+    return tf.data.Dataset.from_tensors(batch).repeat()
+
+
+def interleaved(sources: list, order: list[int]) -> tf.data.Dataset:
+    """One stream of batches taken from the sources in the given order of their indices."""
+    return tf.data.Dataset.choose_from_datasets(sources, tf.data.Dataset.from_tensor_slices(np.array(order, np.int64)))
+
+
 def eval_batches(x: np.ndarray, y: np.ndarray, cfg: RunConfig) -> tf.data.Dataset:
     """The validation set in order, in batches (the last one may be smaller)."""
     return (tf.data.Dataset.from_tensor_slices((one_copy_tensor(x), np.asarray(y, dtype=np.int64)))

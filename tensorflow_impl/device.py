@@ -10,9 +10,7 @@ import os
 import keras
 import tensorflow as tf
 
-from shared.precision import describe_gpu_math, gpu_only_error, tf32_capability_error, uses_tf32
-
-POLICIES = {"fp32": "float32", "tf32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+from shared.precision import KERAS_POLICIES, describe_gpu_math, gpu_only_error, tf32_capability_error, uses_tf32
 
 
 class DeviceError(RuntimeError):
@@ -66,7 +64,7 @@ def set_precision(device: str, precision: str) -> None:
     its losses compute in float32. Autotuning is set before TensorFlow starts (tensorflow_impl/__init__.py)."""
     check_precision(device, precision)
     tf.config.experimental.enable_tensor_float_32_execution(uses_tf32(precision))
-    keras.mixed_precision.set_global_policy(POLICIES[precision])
+    keras.mixed_precision.set_global_policy(KERAS_POLICIES[precision])
 
 
 def gpu_math(device: str) -> str | None:
@@ -75,6 +73,14 @@ def gpu_math(device: str) -> str | None:
         return None
     tf32 = tf.config.experimental.tensor_float_32_execution_enabled()  # one switch for matmuls and convolutions
     return describe_gpu_math(tf32, tf32, os.environ.get("TF_CUDNN_USE_AUTOTUNE", "1") != "0")
+
+
+def compiled_inference(model: keras.Model, jit_compile: bool = False):
+    """model(x, training=False) as one compiled graph (a served model's path): a tf.function,
+    through XLA with jit_compile. Not an eager call, which kept every layer's output alive (GBs at
+    224: tests/test_memory.py); not predict_on_batch, which under a MirroredStrategy returned every
+    replica's copy of the batch."""
+    return tf.function(lambda x: model(x, training=False), jit_compile=jit_compile, reduce_retracing=True)
 
 
 def peak_device_mb(device: str) -> float | None:

@@ -25,6 +25,9 @@ ONE_SIDED_FILES = {
     KERAS: {
         "callbacks.py": "Keras' fit is steered by callbacks; PyTorch's loop is written out in train.py",
         "models/layers.py": "Keras layers that compute as their torch.nn counterparts, which are the reference",
+        "engine.py": "picks TensorFlow's or JAX's input path and device glue for the Keras code that runs on both",
+        **{f"on_jax/{name}": "Keras on JAX, a third backend that reuses the Keras code (test_keras_on_jax_mirrors_tensorflow)"
+           for name in ("__init__.py", "__main__.py", "bench.py", "data.py", "device.py", "distributed.py")},
     },
 }
 
@@ -40,6 +43,8 @@ ONE_SIDED_NAMES = {
             "ResidentImages": "the GPU path's image set, uploaded once; tf.data holds the set in its graph",
         },
         KERAS: {
+            "repeated": "the bench's staged batch as a data source for fit; PyTorch's bench loop reuses the tensor",
+            "interleaved": "the bench's compute and train steps as one stream for fit; PyTorch's loop alternates itself",
             "one_copy_tensor": "puts the images into the tf.data graph without tf.constant's extra copies",
             "without_graph_rewrites": "turns off tf.data's rewrites, which copy the captured images",
         },
@@ -50,7 +55,7 @@ ONE_SIDED_NAMES = {
             "grad_scaler": "PyTorch's fp16 loss scaling; Keras wraps the optimizer itself under mixed_float16",
         },
         KERAS: {
-            "POLICIES": "the Keras dtype policy of each precision",
+            "compiled_inference": "Keras' model call as one compiled graph; PyTorch runs the module as it is",
         },
     },
     "tta.py": {
@@ -209,3 +214,31 @@ def test_public_names_reads_definitions_not_imports(tmp_path):
     source.write_text("import os\nfrom x import y\nA = 1\n_b = 2\nC: int = 3\ndef f(): pass\nclass K: pass\n"
                       "def _g(): pass\nif True:\n    D = 4\ntry:\n    E = 5\nexcept ImportError:\n    F = 6\n")
     assert public_names(source) == {"A", "C", "f", "K", "D", "E", "F"}
+
+
+# Keras on JAX (tensorflow_impl/on_jax/) stands in for TensorFlow-only modules: engine.py picks one
+# or the other, so each on_jax module offers the public names its TensorFlow twin does, bar these.
+JAX_TWINS = {
+    "data.py": {
+        "tensorflow": {"augment": "tf.data's augmentation in TensorFlow ops; JAX's batches are made by shared.batch_plan",
+                       "one_copy_tensor": "a tf.data device", "without_graph_rewrites": "a tf.data device"},
+        "jax": {"one_hot": "numpy one-hot labels; TensorFlow's are made in tf.data",
+                "PlannedBatches": "the training stream as a keras.utils.PyDataset; TensorFlow's is a tf.data pipeline",
+                "EvalBatches": "an evaluation set as a keras.utils.PyDataset; TensorFlow's is a tf.data pipeline"},
+    },
+    "device.py": {"tensorflow": {}, "jax": {}},
+    "distributed.py": {"tensorflow": {},
+                       "jax": {"OneDevice": "the one-device strategy; TensorFlow's are tf.distribute's"}},
+}
+
+
+@pytest.mark.parametrize("module", sorted(JAX_TWINS))
+def test_keras_on_jax_mirrors_tensorflow(module):
+    names = {"tensorflow": public_names(ROOT / KERAS / module), "jax": public_names(ROOT / KERAS / "on_jax" / module)}
+    unlisted = {side: sorted(names[side] - names[other] - set(JAX_TWINS[module][side]))
+                for side, other in (("tensorflow", "jax"), ("jax", "tensorflow"))}
+    assert unlisted == {"tensorflow": [], "jax": []}, (
+        f"{module}: public names on one side only: {unlisted}; give the role the same name, or list it in JAX_TWINS")
+    stale = {side: sorted(set(listed) & names[other]) for side, other in (("tensorflow", "jax"), ("jax", "tensorflow"))
+             for listed in [JAX_TWINS[module][side]]}
+    assert stale == {"tensorflow": [], "jax": []}, f"{module}: JAX_TWINS lists names both sides have: {stale}"

@@ -14,7 +14,7 @@ import tensorflow as tf
 from conftest import compare
 from pytorch_impl import device as torch_device
 from shared.metrics import BenchRecord
-from shared.precision import PRECISIONS
+from shared.precision import KERAS_POLICIES, PRECISIONS
 from shared.reporting.tables import bench_settings_line
 from tensorflow_impl import device as keras_device
 
@@ -52,7 +52,7 @@ def test_each_precision_sets_the_same_float32_math_in_both_frameworks(fake_gpu, 
     assert torch.backends.cudnn.benchmark is True
     expected = f"fp32 {'tf32' if tf32 else 'ieee'}, autotune on"
     assert torch_device.gpu_math(cuda) == keras_device.gpu_math("cuda") == expected
-    assert keras.mixed_precision.global_policy().name == keras_device.POLICIES[precision]
+    assert keras.mixed_precision.global_policy().name == KERAS_POLICIES[precision]
     # PyTorch applies mixed precision per step: autocast only for bf16 and fp16.
     assert isinstance(torch_device.autocast(torch.device("cpu"), precision), torch.autocast) is (precision in ("bf16", "fp16"))
 

@@ -29,7 +29,7 @@ def test_record_missing_a_field_is_rejected(field):
 
 @pytest.mark.parametrize("changes, message", [
     ({"val_acc": 55.0}, "not a fraction"),           # a percentage where a fraction belongs
-    ({"backend": "jax"}, "not torch or tensorflow"),
+    ({"backend": "mxnet"}, "not torch, tensorflow or jax"),
     ({"schema_version": 99}, "expected 1"),
     ({"train_loss": "low"}, "not a number"),
 ])

@@ -30,7 +30,7 @@ from shared import provenance
 from shared.metrics import UNMEASURED, BenchRecord, EpochRecord, finished, read_jsonl
 from shared.reporting import figures, original
 from shared.reporting.stats import STATISTICAL_TOLERANCE
-from shared.reporting.tables import (bench_rows, bench_settings_line, count, markdown, parity_verdict, resolution,
+from shared.reporting.tables import (bench_rows, bench_settings_line, count, markdown, pairwise, parity_verdict, resolution,
                                      seed_rows, seeds_verdict, table_text)
 
 # What must be equal for two runs to be seeds of one comparison (RunConfig fields).
@@ -180,6 +180,24 @@ def original_table(found: list[tuple[tuple, pd.DataFrame]], names: dict[tuple, s
             "the comparisons above:\n" + "\n".join(settings)]
 
 
+def comparison_verdict(seeds: dict[str, dict[int, list[EpochRecord]]], tolerance: float) -> str:
+    """The verdict of one comparison ({backend: {seed: records}}), each backend against PyTorch:
+    Welch's interval where both have two seeds or more, else the single-run verdict on their
+    latest common seed (same initial weights and batches)."""
+    if len(seeds) < 2:
+        return "Parity: not assessed (only one backend has runs)."
+
+    def pair(finals: dict, tolerance: float) -> str:
+        reference, other = (seeds[b] for b in finals)
+        if min(len(reference), len(other)) >= 2:
+            return seeds_verdict({b: [seeds[b][s] for s in sorted(seeds[b])] for b in finals}, tolerance)
+        common = sorted(set(reference) & set(other))
+        if not common:
+            return "Parity: not assessed (the backends have no seed in common)."
+        return parity_verdict({b: seeds[b][common[-1]][-1] for b in finals})
+    return pairwise(pair, {b: None for b in BACKENDS if b in seeds}, tolerance)
+
+
 def write_report(runs_dir: Path, out: Path, tolerance: float) -> tuple[int, list[str]]:
     """Write REPORT.md, figures/ beside it, and RUNS/summary.csv; (comparisons, problems)."""
     groups, origins, problems = collect(runs_dir)
@@ -206,16 +224,7 @@ def write_report(runs_dir: Path, out: Path, tolerance: float) -> tuple[int, list
             if train_rate != "-" and not (dict(key)["mode"] == "linear-probe" and dict(key)["probe"] == "features"):
                 bars.append(dict(label=names[key], backend=backend, eval=float(eval_rate),
                                  train=float("nan") if train_rate == UNMEASURED else float(train_rate)))
-        seeds = min(len(v) for v in runs.values())
-        common = sorted(set.intersection(*(set(groups[key][b]) for b in runs)))
-        if len(runs) < 2:
-            verdict = "Parity: not assessed (only one backend has runs)."
-        elif seeds >= 2:
-            verdict = seeds_verdict(runs, tolerance)
-        elif common:  # one run each: compare the same seed (same initial weights and batches)
-            verdict = parity_verdict({b: groups[key][b][common[-1]][-1] for b in runs})
-        else:
-            verdict = "Parity: not assessed (the backends have no seed in common)."
+        verdict = comparison_verdict(groups[key], tolerance)
         verdicts.append(f"- **{names[key]}**: " + verdict.replace("\n", " "))
         slug = names[key].replace(" ", "").replace("(", "-").replace(")", "").replace(",", "-").replace("#", "-")
         figures.curves(runs, names[key], figure_dir / f"{slug}.png")
@@ -240,7 +249,8 @@ def write_report(runs_dir: Path, out: Path, tolerance: float) -> tuple[int, list
                   "Total min: the whole run, every epoch's training and validation (median over seeds)."]
         if bars:
             parts.append("![throughput](figures/throughput.png)")
-        parts += ["## Parity", "\n".join(verdicts)]
+        parts += ["## Parity", "Each backend is compared with PyTorch, pair by pair (Keras on TensorFlow and Keras on "
+                  "JAX are not compared with each other).", "\n".join(verdicts)]
         parts += original_table(in_original_mode, names)
         parts += ["## Curves and settings", *sections]
     else:

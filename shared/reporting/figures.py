@@ -17,9 +17,10 @@ from shared.io import atomic_write_bytes  # noqa: E402
 from shared.metrics import UNMEASURED, EpochRecord  # noqa: E402
 
 FIGSIZE, DPI = (10, 4), 100   # 1000 × 400 pixels
-COLORS = {"torch": "tab:red", "tensorflow": "tab:blue"}
+COLORS = {"torch": "tab:red", "tensorflow": "tab:blue", "jax": "tab:green"}
 # Different markers, so that two backends on the very same curve both stay visible.
-MARKERS = {"torch": dict(marker="o", markersize=7, markerfacecolor="none"), "tensorflow": dict(marker="x", markersize=6)}
+MARKERS = {"torch": dict(marker="o", markersize=7, markerfacecolor="none"), "tensorflow": dict(marker="x", markersize=6),
+           "jax": dict(marker="^", markersize=6, markerfacecolor="none")}
 
 
 def _save(fig, path: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from shared.architectures import INPUT_SIZE
-from shared.backends import BACKEND_NAMES
+from shared.backends import BACKEND_NAMES, REFERENCE, VERDICT_NAMES
 from shared.batch_plan import steps_per_epoch
 from shared.distributed import scaling_efficiency
 from shared.io import atomic_write_text
@@ -169,17 +169,36 @@ def _mean_std(values: list[float], number: str, unit: str = "") -> str:
     return f"{number.format(statistics.mean(values))} ± {number.format(statistics.stdev(values))}{unit}"
 
 
+def pairwise(verdict, finals: dict, *args) -> str:
+    """Every backend's verdict against PyTorch (REFERENCE), one paragraph each: verdict(finals of
+    the pair, *args). With one pair, its lines as they are; with several, each line names its pair."""
+    others = [b for b in finals if b != REFERENCE]
+    if REFERENCE not in finals:
+        return (f"Parity: not assessed (each backend is compared with {BACKEND_NAMES[REFERENCE]}, "
+                "which has no runs here).")
+    if len(others) == 1:
+        return verdict({REFERENCE: finals[REFERENCE], others[0]: finals[others[0]]}, *args)
+    return "\n".join(verdict({REFERENCE: finals[REFERENCE], b: finals[b]}, *args).replace(
+        "Parity:", f"Parity ({BACKEND_NAMES[REFERENCE]} vs {BACKEND_NAMES[b]}):") for b in others)
+
+
 def seeds_verdict(runs: dict[str, list[list[EpochRecord]]], tolerance_points: float = STATISTICAL_TOLERANCE) -> str:
     """Welch's interval of Δ mean validation accuracy over the finished seeds (shared.reporting.stats), or
-    no verdict where a backend did not learn in some seed (learning_verdict)."""
+    no verdict where a backend did not learn in some seed (learning_verdict); each backend against PyTorch."""
+    return pairwise(_seeds_verdict, runs, tolerance_points)
+
+
+def _seeds_verdict(runs: dict[str, list[list[EpochRecord]]], tolerance_points: float) -> str:
     finals = {b: [r[-1] for r in seed_runs if finished(r)] for b, seed_runs in runs.items()}
-    if set(finals) != {"torch", "tensorflow"} or not all(finals.values()):
+    other = next(b for b in runs if b != REFERENCE)
+    if not all(finals.values()):
         return "Parity: not assessed (needs finished runs of both backends)."
-    comparison = compare_means([100 * r.val_acc for r in finals["torch"]],
-                               [100 * r.val_acc for r in finals["tensorflow"]], tolerance_points)
+    comparison = compare_means([100 * r.val_acc for r in finals[REFERENCE]],
+                               [100 * r.val_acc for r in finals[other]], tolerance_points)
     differ = comparison.verdict == "differ"
     return learning_verdict(finals, differ) or "\n".join(
-        filter(None, [describe(comparison, tolerance_points), not_learning_note(finals)]))
+        filter(None, [describe(comparison, tolerance_points,
+                               what=f"mean validation accuracy ({VERDICT_NAMES[REFERENCE]} − {VERDICT_NAMES[other]})"), not_learning_note(finals)]))
 
 
 # What to try when a run did not learn: too few steps, or a learning rate that stalls or blows up.
@@ -254,46 +273,52 @@ def markdown(frame: pd.DataFrame) -> str:
 
 
 def parity_verdict(finals: dict[str, EpochRecord | None], tolerance_points: float = DEFAULT_TOLERANCE_POINTS) -> str:
-    """One seed: Δ validation accuracy against the tolerance, plus the parameter-count check.
-    (No statistical verdict is possible from one seed per backend.)"""
-    torch_rec, tf_rec = finals.get("torch"), finals.get("tensorflow")
-    if torch_rec is None or tf_rec is None:
+    """One seed: Δ validation accuracy against the tolerance, plus the parameter-count check, for
+    each backend against PyTorch. (No statistical verdict is possible from one seed per backend.)"""
+    return pairwise(_parity_verdict, finals, tolerance_points)
+
+
+def _parity_verdict(finals: dict[str, EpochRecord | None], tolerance_points: float) -> str:
+    other = next(b for b in finals if b != REFERENCE)
+    torch_rec, other_rec = finals[REFERENCE], finals[other]
+    if torch_rec is None or other_rec is None:
         return "Parity: not assessed (needs both backends to finish)."
     unfinished = [BACKEND_NAMES[b] for b, r in finals.items() if not finished([r])]
     if unfinished:  # a diverged or interrupted run's accuracy says nothing about parity
-        start = start_line(torch_rec, tf_rec)
+        start = start_line(torch_rec, other_rec)
         return "\n".join(filter(None, [f"Parity: not assessed ({' and '.join(unfinished)} did not finish).", start]))
     lines = []
-    if (torch_rec.params_total, torch_rec.params_trainable) != (tf_rec.params_total, tf_rec.params_trainable):
+    if (torch_rec.params_total, torch_rec.params_trainable) != (other_rec.params_total, other_rec.params_trainable):
         lines.append(f"Parity: DIFFER — parameter counts differ ({torch_rec.params_total:,} vs "
-                     f"{tf_rec.params_total:,}): not the same architecture.")
-    delta = 100 * (torch_rec.val_acc - tf_rec.val_acc)
+                     f"{other_rec.params_total:,}): not the same architecture.")
+    delta = 100 * (torch_rec.val_acc - other_rec.val_acc)
     agree = abs(delta) <= tolerance_points
     learning = {b: [r] for b, r in finals.items()}
     if (no_verdict := learning_verdict(learning, differ=not agree)) is not None:
         lines.append(no_verdict)
     else:
         lines.append(
-            f"Parity: {'AGREE' if agree else 'DIFFER'} — Δ validation accuracy (PyTorch − Keras) = "
-            f"{delta:+.2f} points, tolerance ±{tolerance_points:g} points; one seed per backend, "
-            f"so this is a single-run comparison, not a statistical test.")
+            f"Parity: {'AGREE' if agree else 'DIFFER'} — Δ validation accuracy ({VERDICT_NAMES[REFERENCE]} − "
+            f"{VERDICT_NAMES[other]}) = {delta:+.2f} points, tolerance ±{tolerance_points:g} points; one seed per "
+            f"backend, so this is a single-run comparison, not a statistical test.")
         lines.append(not_learning_note(learning))
-    lines.append(start_line(torch_rec, tf_rec))
-    if torch_rec.init != tf_rec.init:
-        lines.append(f"Note: the backends started from different initial weights ({torch_rec.init} vs {tf_rec.init}).")
+    lines.append(start_line(torch_rec, other_rec))
+    if torch_rec.init != other_rec.init:
+        lines.append(f"Note: the backends started from different initial weights ({torch_rec.init} vs {other_rec.init}).")
     return "\n".join(filter(None, lines))
 
 
-def start_line(torch_rec: EpochRecord, tf_rec: EpochRecord) -> str | None:
+def start_line(torch_rec: EpochRecord, other_rec: EpochRecord) -> str | None:
     """Did both backends start from the same function? Their step-0 losses (shared.metrics)."""
-    a, b = torch_rec.initial_loss, tf_rec.initial_loss
+    a, b = torch_rec.initial_loss, other_rec.initial_loss
     if a is None or b is None:
         return None
-    tolerance = max(START_TOLERANCE.get(r.precision, START_TOLERANCE["fp32"]) for r in (torch_rec, tf_rec))
+    tolerance = max(START_TOLERANCE.get(r.precision, START_TOLERANCE["fp32"]) for r in (torch_rec, other_rec))
     same = abs(a - b) <= tolerance * max(abs(a), abs(b))
     return (f"Start: {'SAME' if same else 'DIFFERENT'} — step-0 loss on the first planned batch "
-            f"(initial weights, inference mode): PyTorch {a:.6f}, Keras {b:.6f}, |Δ| {abs(a - b):.1e} "
-            f"(tolerance {tolerance:g} relative, {tf_rec.precision})"
+            f"(initial weights, inference mode): {VERDICT_NAMES[torch_rec.backend]} {a:.6f}, "
+            f"{VERDICT_NAMES[other_rec.backend]} {b:.6f}, |Δ| {abs(a - b):.1e} "
+            f"(tolerance {tolerance:g} relative, {other_rec.precision})"
             + ("." if same else "; the two backends did not start from the same function."))
 
 
