@@ -3,7 +3,8 @@ write the per-epoch records, and report a failure in one line.
 
 A run folder holds config.json, initial_weights.npz (PyTorch's initial weights, when PyTorch is
 installed), <backend>.jsonl (one EpochRecord per epoch), <backend>.ckpt (the backend's state after
-its last complete epoch), <backend>.log (a traceback, if the backend crashed) and table.md.
+its last complete epoch), <backend>.log (a traceback, if the backend crashed), table.md and
+backends.txt (the backends it was started with, which --resume continues).
 
 Resuming: a backend process started on a run folder that holds its checkpoint continues after
 the checkpoint's epoch (model, optimizer, RNG state; the batch plan and the schedule are functions

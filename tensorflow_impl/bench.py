@@ -16,6 +16,7 @@ if __name__ == "__main__":
     from shared.run import run_backend
     raise SystemExit(run_backend("tensorflow", "tensorflow_impl.bench:bench"))
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -43,6 +44,7 @@ def bench(cfg: RunConfig, run_dir: Path) -> int:
     on = device.resolve_device(cfg.device)
     device.make_deterministic(on)  # measured as training runs
     device.set_precision(on, cfg.precision)
+    cfg = dataclasses.replace(cfg, compile=jit_compile(cfg))  # the records say what ran: on JAX, always XLA
     keras.utils.set_random_seed(cfg.seed)
     start = time.perf_counter()
     split = load_split(cfg)

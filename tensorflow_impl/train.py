@@ -61,7 +61,8 @@ def train(cfg: RunConfig, run_dir: Path) -> int:
     strategy = distributed.replicate(cfg, on)  # before any op: it splits the CPU into logical devices
     device.make_deterministic(on, cfg.devices)
     device.set_precision(on, cfg.precision)
-    cfg = dataclasses.replace(cfg, device=on)  # "auto" resolved, e.g. for the features cache key
+    # "auto" resolved (e.g. for the features cache key); on JAX, compiled whatever --compile says (engine.jit_compile)
+    cfg = dataclasses.replace(cfg, device=on, compile=jit_compile(cfg))
     keras.utils.set_random_seed(cfg.seed)
     split = load_split(cfg)
     out_dir = distributed.output_dir(run_dir)  # the run folder; on several machines, the chief's only

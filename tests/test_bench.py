@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from shared import bench as bench_module
+from shared.backends import BACKENDS
 from shared.batch_plan import epoch_plan, train_batch
 from shared.bench import COMPUTE, TRAIN, BenchSettings, WindowTimer, median_ms, step_sources
 from shared.config import RunConfig
@@ -66,7 +67,7 @@ pytestmark = pytest.mark.xdist_group("bench")
 @pytest.fixture(scope="module")
 def bench_run(tmp_path_factory, real_data_env_module):
     out = tmp_path_factory.mktemp("bench")
-    result = compare("bench", "--model", "cnn", "--backend", "both", "--device", "cpu", *TINY, "--out", str(out))
+    result = compare("bench", "--model", "cnn", "--backend", "all", "--device", "cpu", *TINY, "--out", str(out))
     return result, out
 
 
@@ -75,11 +76,12 @@ def test_bench_writes_one_record_per_backend_with_the_schema(bench_run):
     assert result.returncode == 0, result.stderr[-3000:]
     [run_dir] = [p for p in out.iterdir() if p.is_dir()]
     assert (run_dir / "bench.json").exists() and (run_dir / "table.md").exists()
-    for backend in ("torch", "tensorflow"):
+    for backend in BACKENDS:
         [record], problems = read_jsonl(run_dir / f"{backend}.jsonl")
         assert problems == [] and isinstance(record, BenchRecord)
         assert (record.kind, record.model, record.backend, record.status) == ("bench", "cnn", backend, "ok")
-        assert (record.batch_size, record.precision, record.compiled, record.device) == (32, "fp32", False, "cpu")
+        # Keras on JAX always runs XLA programs, and its record says so
+        assert (record.batch_size, record.precision, record.compiled, record.device) == (32, "fp32", backend == "jax", "cpu")
         assert record.peak_device_mb is None  # the CPU
         for name in ("compute_images_per_sec", "train_images_per_sec", "eval_images_per_sec", "latency_ms_batch1",
                      "pipeline_cpu_ms_per_batch"):
@@ -98,7 +100,9 @@ def test_bench_writes_one_record_per_backend_with_the_schema(bench_run):
         assert record.idiomatic_images_per_sec == pytest.approx(np.median(record.idiomatic_windows), abs=0.01)
         assert record.parity_overhead == record.compute_images_per_sec / record.idiomatic_images_per_sec
     assert "| cnn   | PyTorch " in result.stdout and "| cnn   | TensorFlow/Keras " in result.stdout
-    assert "Efficiency" in result.stdout and "Settings: 32×32 input (cifar), batch 32, fp32" in result.stdout
+    assert "| cnn   | JAX/Keras (XLA) " in result.stdout
+    assert "Efficiency" in result.stdout and "Settings: 32×32 input (cifar), batch 32, fp32, not compiled" in result.stdout
+    assert "JAX/Keras always compiled by XLA" in result.stdout and "Warning" not in result.stdout
     assert "| Idiomatic img/s | Parity overhead |" in result.stdout
 
 
@@ -130,7 +134,7 @@ def test_bench_rows_share_summary_csv_with_training_rows(bench_run, real_data_en
     assert compare("--model", "cnn", "--backend", "torch", "--epochs", "1", "--subset", "256",
                    "--batch-size", "128", "--out", str(out)).returncode == 0
     summary = pd.read_csv(out / "summary.csv")
-    assert sorted(summary["kind"]) == ["bench", "bench", "train"]
+    assert sorted(summary["kind"]) == ["bench"] * len(BACKENDS) + ["train"]
     bench_rows = summary[summary["kind"] == "bench"]
     assert set(BENCH_FIELDS) <= set(bench_rows.columns)
     assert bench_rows[list(BENCH_FIELDS[:5])].notna().all().all()
@@ -138,7 +142,7 @@ def test_bench_rows_share_summary_csv_with_training_rows(bench_run, real_data_en
     assert train_row["val_acc"] >= 0 and pd.isna(train_row["pipeline_efficiency"])
     # `compare.py report` regenerates summary.csv from the run folders: the bench rows stay
     assert compare("report", "--runs", str(out)).returncode == 0
-    assert sorted(pd.read_csv(out / "summary.csv")["kind"]) == ["bench", "bench", "train"]
+    assert sorted(pd.read_csv(out / "summary.csv")["kind"]) == ["bench"] * len(BACKENDS) + ["train"]
 
 
 def test_bench_needs_enough_batches_for_its_windows(tmp_path, real_data_env):

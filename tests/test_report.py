@@ -255,3 +255,28 @@ def test_throughput_figure_draws_no_bar_for_nan(tmp_path, monkeypatch):
                         dict(label="cnn", backend="tensorflow", train=500.0, eval=1500.0)], tmp_path / "t.png")
     assert drawn == [[0.0], [500.0], [2000.0], [1500.0]]
     assert (tmp_path / "t.png").exists()
+
+
+def test_three_backends_each_get_a_verdict_against_pytorch(tmp_path):
+    """With Keras on JAX beside TensorFlow: one row each, and each Keras backend is compared with
+    PyTorch on its own terms — Welch's interval where it has seeds enough, one run where it has one."""
+    out = tmp_path / "results"
+    for seed, accs in {0: (0.861, 0.859, 0.850), 1: (0.865, 0.866, None), 2: (0.858, 0.862, None)}.items():
+        val_accs = dict(zip(("torch", "tensorflow", "jax"), accs))
+        write_run(out, f"20261127-1000{seed}0-cnn-seed{seed}-aaaa", seed=seed,
+                  val_accs={b: a for b, a in val_accs.items() if a is not None})
+    result = compare("report", "--runs", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = (out / "REPORT.md").read_text()
+    assert "| JAX/Keras | 0 | 90.00% | 85.00% |" in squeezed(report)
+    [line] = [line for line in report.splitlines() if line.startswith("- **cnn")]
+    assert "Parity (PyTorch vs TensorFlow/Keras): INCONCLUSIVE" in line and "Welch's t, 3 vs 3 seeds" in line
+    assert ("Parity (PyTorch vs JAX/Keras): AGREE — Δ validation accuracy (PyTorch − Keras on JAX) = +1.10 points"
+            in line)
+    assert "Each backend is compared with PyTorch, pair by pair" in report
+
+
+def test_a_verdict_needs_pytorch():
+    finals = {"tensorflow": finished_record("tensorflow"), "jax": finished_record("jax")}
+    assert parity_verdict(finals) == ("Parity: not assessed (each backend is compared with PyTorch, "
+                                      "which has no runs here).")

@@ -1,5 +1,6 @@
 """Kill a run for real (SIGKILL, mid-epoch), resume it, and get exactly the records of a run that
-was never interrupted — in each backend; and the same seed twice gives the same records."""
+was never interrupted — in each backend, Keras on JAX included; and the same seed twice gives the
+same records."""
 
 import os
 import signal
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.backends import BACKENDS
 from shared.metrics import read_jsonl
 
 from conftest import ROOT, compare, like_a_terminal
@@ -28,10 +30,10 @@ pytestmark = pytest.mark.xdist_group("resume")
 @pytest.fixture(scope="module")
 def uninterrupted(real_data_env_module, tmp_path_factory):
     out = tmp_path_factory.mktemp("uninterrupted")
-    result = compare(*RUN, "--backend", "both", "--out", str(out))
+    result = compare(*RUN, "--backend", "all", "--out", str(out))
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     [run_dir] = [p for p in out.iterdir() if p.is_dir()]
-    return {b: read_jsonl(run_dir / f"{b}.jsonl")[0] for b in ("torch", "tensorflow")}
+    return {b: read_jsonl(run_dir / f"{b}.jsonl")[0] for b in BACKENDS}
 
 
 def start_and_reach_second_epoch(out, backend, stderr=subprocess.DEVNULL, epochs=3):
@@ -75,15 +77,16 @@ def processes_naming(text):
     return found
 
 
-@pytest.mark.parametrize("backend", ["torch", "tensorflow"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_killed_run_resumes_to_the_uninterrupted_records(uninterrupted, tmp_path, backend):
     run_dir = kill_during_second_epoch(tmp_path / "results", backend)
     killed, _ = read_jsonl(run_dir / f"{backend}.jsonl")
     assert 1 <= len(killed) < 3  # killed for real, before the end
 
-    result = compare("--resume", str(run_dir), "--backend", backend)
+    result = compare("--resume", str(run_dir))  # the backend the run was started with, and only it
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert f"[{backend}] resumed after epoch {len(killed)}" in result.stdout
+    assert not {f"[{other}]" for other in BACKENDS if other != backend} & set(result.stdout.split())
     resumed, problems = read_jsonl(run_dir / f"{backend}.jsonl")
     assert problems == []
     assert [[getattr(r, f) for f in FIELDS] for r in resumed] == \
@@ -96,10 +99,10 @@ def test_killed_run_resumes_to_the_uninterrupted_records(uninterrupted, tmp_path
 
 def test_the_same_seed_twice_gives_identical_records(uninterrupted, real_data_env, tmp_path):
     out = tmp_path / "again"
-    result = compare(*RUN, "--backend", "both", "--out", str(out))
+    result = compare(*RUN, "--backend", "all", "--out", str(out))
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     [run_dir] = [p for p in out.iterdir() if p.is_dir()]
-    for backend in ("torch", "tensorflow"):
+    for backend in BACKENDS:
         again, _ = read_jsonl(run_dir / f"{backend}.jsonl")
         assert [[getattr(r, f) for f in FIELDS] for r in again] == \
                [[getattr(r, f) for f in FIELDS] for r in uninterrupted[backend]], \

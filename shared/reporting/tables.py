@@ -346,7 +346,7 @@ def bench_rows(records: dict[str, BenchRecord | None], model: str, reasons: dict
                          "Peak RSS MB (framework)": "-", "Peak device MB": "-",
                          "Status": reasons.get(backend, "no record")})
             continue
-        rows.append({"Model": model, "Backend": BACKEND_NAMES[backend],
+        rows.append({"Model": model, "Backend": BACKEND_NAMES[backend] + (" (XLA)" if backend == "jax" else ""),
                      "Compute img/s": rate_cell(r.compute_images_per_sec, grouped=True),
                      # records made before the idiomatic reference existed have neither figure
                      "Idiomatic img/s": ("–" if r.idiomatic_images_per_sec is None
@@ -368,12 +368,16 @@ def bench_settings_line(records: list[BenchRecord]) -> str:
     if not records:
         return ""
     first = records[0]
+    # Keras on JAX has no uncompiled mode worth timing (op by op): its row is XLA whatever --compile says.
+    chosen = [r for r in records if r.backend != "jax"] or records
     parts = [f"{first.image_size}×{first.image_size} input ({first.variant})", f"batch {first.batch_size}",
-             first.precision, "compiled" if first.compiled else "not compiled", first.layout, first.device,
+             first.precision, "compiled" if chosen[0].compiled else "not compiled", first.layout, first.device,
              ", ".join(sorted({f'{r.backend} {r.framework_version}' for r in records}))]
+    if any(r.backend == "jax" for r in records):
+        parts.append(f"{BACKEND_NAMES['jax']} always compiled by XLA")
     parts += [f"GPU math {math}" for math in sorted({r.gpu_math for r in records if r.gpu_math})]
     differ = [name for name in ("device", "precision", "gpu_math", "compiled", "batch_size", "layout", "image_size")
-              if len({getattr(r, name) for r in records}) > 1]
+              if len({getattr(r, name) for r in (chosen if name == "compiled" else records)}) > 1]
     text = "Settings: " + ", ".join(parts) + f". Timing: {first.timing}."
     if differ:
         text += f" Warning: the rows differ in {', '.join(differ)}: not a like-for-like comparison."
