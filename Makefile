@@ -24,12 +24,12 @@ run: $(STAMP)
 # Two workers (pytest-xdist): most tests wait on a framework's start-up in a child process, so two
 # at a time take about 70 % of the serial time on 2 cores. A module whose tests share one costly
 # run (a module-scoped fixture) is one xdist_group, kept on one worker, so that run is made once.
-# Then the parity tests again with Keras on JAX: the same Keras models, ported weights and
-# optimizers must give PyTorch's numbers there too (the tests of TensorFlow-only parts skip, and
-# those of `compare.py parity`, which sets the backend itself, ran once already).
+# Then the parity and TTA tests again with Keras on JAX: the same Keras models, ported weights,
+# optimizers and TTA must give PyTorch's numbers there too (the tests of TensorFlow-only parts
+# skip, and those of `compare.py parity`, which sets the backend itself, ran once already).
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadgroup tests
-	KERAS_BACKEND=jax $(PY) -m pytest -q -n 2 --dist loadgroup tests/test_parity.py tests/test_airbench.py \
+	KERAS_BACKEND=jax $(PY) -m pytest -q -n 2 --dist loadgroup tests/test_parity.py tests/test_airbench.py tests/test_tta.py \
 		-k "not parity_command"
 
 clean-venv:

@@ -9,7 +9,7 @@ says for each one: ok, FAILED, or skipped and why.
     backends (tests/test_precision.py, where pytest and both frameworks are installed).
  2. Parity on the GPU, in IEEE float32 (TF32 off): every model's eval logits on the GPU against
     the same weights on the CPU within 1e-4 (PyTorch), and `compare.py parity` for every model
-    where TensorFlow is installed (its Keras side then runs on the GPU).
+    on each installed Keras backend, TensorFlow and JAX (its Keras side then runs on the GPU).
  3. The custom CNN's default recipe, timed, in every installed backend; then its airbench variant
     (airbench94's network and recipe, 10 epochs) in bf16, with the epoch it passed 94 %.
  4. ResNet-18's recipe (20 epochs) in bf16, PyTorch: the accuracy reached, and when it passed 94 %.
@@ -20,7 +20,8 @@ machine is online). To an offline machine that takes files in small loads, the v
 go in pieces and be joined there (load_cifar10 checks every byte's hash):
     split -b 50M ../shared/data/cifar10/cifar10.npz cifar10.npz.part-   (here)
     cat cifar10.npz.part-* > /tmp/cifar10.npz && export CIFAR10_DATA=/tmp/cifar10.npz   (there) A backend that is not installed is left out, and the summary says so in one
-line: the GPU machine this team is sometimes lent has PyTorch but no TensorFlow.
+line: the GPU machine this team is sometimes lent has PyTorch and JAX but no TensorFlow (Keras and
+its small dependencies can be carried there: then Keras on JAX runs every step).
 
 Without a GPU it says so after step 1 and exits 0 if step 1 passed: the dry run.
 Exit 1 if a step failed.
@@ -41,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from shared.backends import BACKEND_NAMES, BACKENDS, installed  # noqa: E402
+from shared.backends import BACKEND_NAMES, BACKENDS, KERAS_BACKENDS, installed  # noqa: E402
 from shared.data import DataError, load_cifar10  # noqa: E402
 from shared.metrics import read_jsonl  # noqa: E402
 
@@ -188,10 +189,10 @@ def main(argv=None) -> int:
         results.append((name, "skipped", why))
 
     has_pytest = importlib.util.find_spec("pytest") is not None
-    if has_pytest and len(backends) == len(BACKENDS):
+    if has_pytest and {"torch", "tensorflow"} <= set(backends):
         step("1 precision switches (CPU side)", ["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_precision.py"])
     else:
-        skip("1 precision switches (CPU side)", "needs pytest and both frameworks" + (f"; not installed: {', '.join(missing)}" if missing else ""))
+        skip("1 precision switches (CPU side)", "needs pytest, PyTorch and TensorFlow" + (f"; not installed: {', '.join(missing)}" if missing else ""))
 
     gpu = gpu_name()
     if gpu is None:
@@ -209,9 +210,10 @@ def gpu_steps(step, skip, backends: list[str], out: Path) -> None:
     parity_json = out / "torch_device_parity.json"
     step("2 parity on the GPU (PyTorch, GPU vs CPU)", [__file__, "--torch-device-parity", str(parity_json)],
          lambda: parity_summary(parity_json))
-    if "tensorflow" in backends:
+    for keras_backend in (b for b in KERAS_BACKENDS if b in backends):  # Keras on TensorFlow, on JAX
         for model, variant in PARITY_MODELS:
-            step(f"2 parity {model} ({variant}), Keras on the GPU", ["compare.py", "parity", "--model", model, "--variant", variant])
+            step(f"2 parity {model} ({variant}), Keras on {keras_backend} on the GPU",
+                 ["compare.py", "parity", "--model", model, "--variant", variant, "--backend", keras_backend])
     try:
         load_cifar10(download=False)  # an offline machine would wait on the download
     except DataError as err:  # "CIFAR-10 not found; searched: ..." names where it looked
@@ -219,7 +221,7 @@ def gpu_steps(step, skip, backends: list[str], out: Path) -> None:
             skip(name, f"no usable CIFAR-10 here (set CIFAR10_DATA, or run compare.py once online to cache it): "
                        f"{str(err).splitlines()[0][:200]}")
         return
-    backend = "both" if len(backends) == len(BACKENDS) else backends[0]
+    backend = ",".join(backends)
     cnn_out, airbench_out = out / "cnn", out / "cnn-airbench"
     step("3 CNN recipe (fp32)", ["compare.py", "--model", "cnn", "--backend", backend, "--device", "cuda", "--out", str(cnn_out)],
          lambda: train_summary(newest_run(cnn_out), backends))

@@ -21,10 +21,10 @@ from conftest import ROOT, compare, squeezed
 def test_help_imports_no_framework():
     code = ("import sys; sys.argv = ['compare.py', '--help']; import compare\n"
             "try:\n    compare.main()\nexcept SystemExit as e:\n    assert e.code == 0\n"
-            "print(sorted(m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules))")
+            "print(sorted(m for m in ('torch', 'tensorflow', 'keras', 'jax') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert "--backend {torch,tensorflow,both}" in result.stdout
+    assert "--backend BACKEND" in result.stdout and "torch, tensorflow, jax" in " ".join(result.stdout.split())
     assert result.stdout.strip().endswith("[]")
 
 
@@ -61,7 +61,8 @@ def test_framework_logs_are_held_back_and_other_lines_pass(tmp_path):
     (["--model", "vgg"], "invalid choice: 'vgg' (choose from 'cnn', 'alexnet', 'mobilenet', 'resnet18', 'vit', 'all')"),
     (["--variant", "tiny"], "invalid choice: 'tiny' (choose from 'cifar', 'imagenet', 'airbench')"),
     (["--model", "cnn", "--variant", "imagenet"], "--model cnn has no 'imagenet' variant; it has: cifar, airbench"),
-    (["--backend", "jax"], "invalid choice: 'jax' (choose from 'torch', 'tensorflow', 'both')"),
+    (["--backend", "mxnet"], "argument --backend: unknown backend 'mxnet'; choose from torch, tensorflow, jax, "
+                             "a comma list of them, both or all"),
     (["--mode", "linear"], "invalid choice: 'linear' (choose from 'scratch', 'finetune', 'linear-probe')"),
     (["--epochs", "0"], "'0' must be a positive integer"),
     (["--batch-size", "-3"], "'-3' must be a positive integer"),

@@ -98,11 +98,14 @@ def test_killed_run_resumes_to_the_uninterrupted_records(uninterrupted, tmp_path
 
 
 def test_the_same_seed_twice_gives_identical_records(uninterrupted, real_data_env, tmp_path):
+    """PyTorch and Keras on TensorFlow, three epochs again. (Keras on JAX, the slowest on a CPU,
+    shows it in the test above: the killed run's first epoch, trained afresh, equals the
+    uninterrupted run's.)"""
     out = tmp_path / "again"
-    result = compare(*RUN, "--backend", "all", "--out", str(out))
+    result = compare(*RUN, "--backend", "both", "--out", str(out))
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     [run_dir] = [p for p in out.iterdir() if p.is_dir()]
-    for backend in BACKENDS:
+    for backend in ("torch", "tensorflow"):
         again, _ = read_jsonl(run_dir / f"{backend}.jsonl")
         assert [[getattr(r, f) for f in FIELDS] for r in again] == \
                [[getattr(r, f) for f in FIELDS] for r in uninterrupted[backend]], \
