@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from shared.batch_plan import PAD, EpochPlan, planned_batches
+from shared.batch_plan import PAD, EpochPlan, train_batch
 from shared.run import CIFAR10_MEAN, CIFAR10_STD
 
 
@@ -93,14 +93,14 @@ def training_batches(x: np.ndarray, y: np.ndarray, plan: EpochPlan, slices: list
     """An epoch's training batches, (normalised images, labels) on the device, in plan order:
     from the resident set when there is one, else gathered in numpy and copied over
     (tensorflow_impl.data.training_batches streams every epoch's as one tf.data pipeline)."""
-    if resident is None:
-        for images, labels in planned_batches(x, y, plan, slices):
-            yield to_batch(images, device, size, mean, std), to_labels(labels, device)
-        return
-    batch = resident.planned(plan)
+    batch = resident.planned(plan) if resident is not None else None
     for where in slices:
-        images, labels = batch(where)
-        yield normalize(images, size, mean, std), labels
+        if batch is not None:
+            images, labels = batch(where)
+            yield normalize(images, size, mean, std), labels
+        else:
+            images, labels = train_batch(x, y, plan, where)
+            yield to_batch(images, device, size, mean, std), to_labels(labels, device)
 
 
 def eval_batches(x: np.ndarray, y: np.ndarray, slices: list[slice], device: torch.device, size: int,

@@ -15,7 +15,6 @@ both ways in every pair of epochs).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 
@@ -84,13 +83,6 @@ def train_batch(x: np.ndarray, y: np.ndarray, plan: EpochPlan, where: slice) -> 
     idx = plan.order[where]
     images = augment(x[idx], plan.crop_dy[where], plan.crop_dx[where], plan.flip[where], plan.pad, plan.padding_mode)
     return images, np.asarray(y[idx], dtype=np.int64)
-
-
-def planned_batches(x: np.ndarray, y: np.ndarray, plan: EpochPlan, slices: list[slice]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """The plan's training batches over these slices, in order, made one at a time in numpy
-    (train_batch): the input path of PyTorch on the CPU and of Keras on JAX."""
-    for where in slices:
-        yield train_batch(x, y, plan, where)
 
 
 def eval_slices(n: int, batch_size: int) -> list[slice]:

@@ -1,5 +1,5 @@
 """Feeding Keras on JAX: the shared plan's batches, made in numpy one at a time exactly as PyTorch's
-CPU path makes them (shared.batch_plan.planned_batches), then normalised float32 NHWC with one-hot
+CPU path makes them (shared.batch_plan.train_batch), then normalised float32 NHWC with one-hot
 labels (tensorflow_impl/data.py is TensorFlow's tf.data path; the batches are equal, tested).
 
 The batch sources are keras.utils.PyDataset: fit and evaluate read them by index, and can read
@@ -13,7 +13,7 @@ import jax
 import keras
 import numpy as np
 
-from shared.batch_plan import EpochPlan, eval_slices, planned_batches, steps_per_epoch
+from shared.batch_plan import EpochPlan, eval_slices, steps_per_epoch, train_batch
 from shared.config import RunConfig
 from shared.run import CIFAR10_MEAN, CIFAR10_STD, Split, normalization
 
@@ -42,21 +42,21 @@ class PlannedBatches(keras.utils.PyDataset):
         super().__init__()
         self.split, self.cfg, self.first_epoch = split, cfg, first_epoch
         self.steps = steps_per_epoch(len(split.x_train), cfg.batch_size)
-        self._plan: tuple[int, EpochPlan] | None = None  # the last epoch's plan, drawn once
+        self._plan: tuple[int, EpochPlan, list[slice]] | None = None  # the last epoch's plan and batches, drawn once
 
     def __len__(self) -> int:
         return self.steps * (self.cfg.epochs - self.first_epoch + 1)
 
-    def plan(self, epoch: int) -> EpochPlan:
+    def plan(self, epoch: int) -> tuple[EpochPlan, list[slice]]:
         if self._plan is None or self._plan[0] != epoch:
-            self._plan = (epoch, self.cfg.plan(epoch, len(self.split.x_train)))
-        return self._plan[1]
+            plan = self.cfg.plan(epoch, len(self.split.x_train))
+            self._plan = (epoch, plan, plan.batch_slices(self.cfg.batch_size))
+        return self._plan[1:]
 
     def __getitem__(self, index: int):
         epoch, step = self.first_epoch + index // self.steps, index % self.steps
-        plan = self.plan(epoch)
-        where = plan.batch_slices(self.cfg.batch_size)[step]
-        images, labels = next(planned_batches(self.split.x_train, self.split.y_train, plan, [where]))
+        plan, slices = self.plan(epoch)
+        images, labels = train_batch(self.split.x_train, self.split.y_train, plan, slices[step])
         return to_batch(images, self.cfg.image_size, *normalization(self.cfg)), one_hot(labels, self.cfg.num_classes)
 
 
