@@ -319,9 +319,6 @@ def check_mode(args: argparse.Namespace) -> None:
     if args.devices > 1 and args.mode == "linear-probe" and args.probe == "features":
         raise Exit(EXIT_BAD_ARGS, "--devices: the features probe trains the head alone on cached features, in "
                                   "seconds; use --probe full to train the frozen model on several devices")
-    if "jax" in args.backend and args.mode == "linear-probe" and args.probe == "features":
-        raise Exit(EXIT_BAD_ARGS, "--probe features: the cached-features probe is TensorFlow's and PyTorch's so far; "
-                                  "with jax in --backend, use --probe full")
     if args.devices > 1 and "jax" in args.backend:
         raise Exit(EXIT_BAD_ARGS, f"--devices {args.devices}: Keras on JAX trains on one device here "
                                   "(tf.distribute is TensorFlow's); leave jax out of --backend")
@@ -700,10 +697,6 @@ def table(argv: list[str]) -> int:
     """`compare.py table ...`: each of the original's models in its original mode, a normal run
     (train_seeds) in each backend, then one table with the original's figures beside them."""
     args = table_parser().parse_args(argv)
-    probes = [m for m in args.models if original.MODES[m] == "linear-probe"]
-    if "jax" in args.backend and probes:
-        raise Exit(EXIT_BAD_ARGS, f"{', '.join(probes)}: the original's linear probe runs on cached features, which "
-                                  "Keras on JAX does not do yet; leave jax out of --backend or the model out of --models")
     specs, missing = table_weights(args)
     configs = [resolve(m, original.MODES[m], image_size=args.image_size if m in RESIZABLE else None,
                        weights=specs.get(m), epochs=args.epochs, batch_size=args.batch_size, subset=args.subset,

@@ -108,3 +108,14 @@ def eval_batches(x: np.ndarray, y: np.ndarray, cfg: RunConfig) -> tf.data.Datase
                                          tf.one_hot(labels, cfg.num_classes)))
             .prefetch(2)
             .apply(without_graph_rewrites))
+
+
+def feature_batches(features: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int,
+                    num_classes: int) -> tf.data.Dataset:
+    """The rows `order` of cached features (the linear probe's, probe.py) with one-hot labels, in
+    batches of `batch_size` (the last one may be smaller)."""
+    features, labels = one_copy_tensor(features), tf.constant(np.asarray(labels, dtype=np.int64))
+    return (tf.data.Dataset.from_tensor_slices(np.asarray(order, dtype=np.int64)).batch(batch_size)
+            .map(lambda rows: (tf.gather(features, rows), tf.one_hot(tf.gather(labels, rows), num_classes)))
+            .prefetch(2)
+            .apply(without_graph_rewrites))

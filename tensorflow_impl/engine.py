@@ -1,14 +1,13 @@
 """What the Keras code of this package runs on: TensorFlow or JAX, as Keras' backend says
 (KERAS_BACKEND, which the backend process sets before Keras is imported: shared.run.run_backend).
 
-train.py, bench.py, callbacks.py, the models, optimizers, weight port, checkpoints and TTA are
-Keras code and run on both. What differs is picked here, once, as three modules with the same
-functions on both sides:
+train.py, bench.py, callbacks.py, probe.py, the models, optimizers, weight port, checkpoints and
+TTA are Keras code and run on both. What differs is picked here, once, as three modules with the
+same functions on both sides:
 - data: the input path. TensorFlow: tf.data pipelines over one in-graph copy of the images
   (data.py). JAX: numpy batches from the shared plan, as PyTorch's CPU path makes them (on_jax/data.py).
 - device: device, precision, determinism, compiled inference, memory (device.py, on_jax/device.py).
 - distributed: replicas. TensorFlow: tf.distribute (distributed.py). JAX: one device (on_jax/distributed.py).
-The linear probe on cached features (probe.py) is TensorFlow-only so far.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Keras training, on TensorFlow or JAX (engine.py): `fit` over the shared batch plan, with a
 callback (callbacks.py) that sets the learning rate before every step, times the epoch and writes
-the shared records. A linear probe on cached features (probe.py, TensorFlow) fits the head alone
+the shared records. A linear probe on cached features (probe.py) fits the head alone
 on the backbone's outputs.
 
     python -m tensorflow_impl RUN_DIR          (compare.py does this; RUN_DIR holds config.json)
@@ -92,7 +92,7 @@ def train(cfg: RunConfig, run_dir: Path) -> int:
                           world_size=cfg.devices, single_device_images_per_sec=single, gpu_math=device.gpu_math(on))
     features_probe = cfg.mode == "linear-probe" and cfg.probe == "features"
     if features_probe:
-        from .probe import probe_datasets  # TensorFlow only (engine.py)
+        from .probe import probe_datasets
         model, train_data, val_data, feature_rate = probe_datasets(model, cfg, split, init)
     with strategy.scope():
         model.compile(optimizer=make_optimizer(cfg), loss=loss, jit_compile=jit_compile(cfg),

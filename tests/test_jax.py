@@ -40,7 +40,6 @@ def test_backend_choices(text, backends):
     (["--backend", "mxnet"], "unknown backend 'mxnet'; choose from torch, tensorflow, jax, a comma list of them, both or all"),
     (["--backend", "jax,jax"], "'jax,jax' names a backend twice"),
     (["--backend", "jax", "--devices", "2"], "--devices 2: Keras on JAX trains on one device here"),
-    (["--backend", "all", "--mode", "linear-probe"], "--probe features: the cached-features probe is TensorFlow's"),
 ])
 def test_bad_backend_choices_exit_2_in_one_line(tmp_path, args, message):
     result = compare("--model", "resnet18", "--epochs", "1", "--subset", "256", "--out", str(tmp_path), *args)
@@ -75,6 +74,21 @@ def test_jax_batches_are_tensorflows(variant):
     for (tf_x, tf_y), (jax_x, jax_y) in zip(tf_eval, jax_eval, strict=True):
         np.testing.assert_array_equal(jax_x, tf_x.numpy())
         np.testing.assert_array_equal(jax_y, tf_y.numpy())
+
+
+def test_jax_feature_batches_are_tensorflows():
+    """The linear probe's cached-feature batches, planned (training) and in order (validation):
+    the same rows and one-hot labels from both input paths."""
+    rng = np.random.default_rng(0)
+    features, labels = rng.standard_normal((20, 6)).astype(np.float32), rng.integers(0, 10, 20)
+    for order, sizes in ((rng.permutation(20)[:16], [8, 8]), (np.arange(20), [8, 8, 4])):
+        tf_batches = list(tf_data.feature_batches(features, labels, order, 8, 10))
+        jax_batches = list(jax_data.feature_batches(features, labels, order, 8, 10))
+        assert [len(x) for x, _ in jax_batches] == sizes
+        for (tf_x, tf_y), (jax_x, jax_y) in zip(tf_batches, jax_batches, strict=True):
+            np.testing.assert_array_equal(jax_x, tf_x.numpy())
+            np.testing.assert_array_equal(jax_y, tf_y.numpy())
+        np.testing.assert_array_equal(np.concatenate([x for x, _ in jax_batches]), features[order])
 
 
 def test_jax_resize_to_224_is_pytorchs():

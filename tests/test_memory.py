@@ -73,7 +73,7 @@ if backend == "tensorflow":
         from tensorflow_impl.train import initial_loss
         loss = initial_loss(model, make_loss(cfg), split, cfg)
     else:
-        features, _ = extract(backbone, x, cfg)
+        features, _ = extract(backbone, x, split.y_train, cfg)
 else:
     import torch
     from pytorch_impl.device import make_deterministic

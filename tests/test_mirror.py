@@ -47,6 +47,7 @@ ONE_SIDED_NAMES = {
             "interleaved": "the bench's compute and train steps as one stream for fit; PyTorch's loop alternates itself",
             "one_copy_tensor": "puts the images into the tf.data graph without tf.constant's extra copies",
             "without_graph_rewrites": "turns off tf.data's rewrites, which copy the captured images",
+            "feature_batches": "the probe's cached features as a data source for fit; PyTorch's probe loop indexes them",
         },
     },
     "device.py": {
@@ -224,7 +225,8 @@ JAX_TWINS = {
                        "one_copy_tensor": "a tf.data device", "without_graph_rewrites": "a tf.data device"},
         "jax": {"one_hot": "numpy one-hot labels; TensorFlow's are made in tf.data",
                 "PlannedBatches": "the training stream as a keras.utils.PyDataset; TensorFlow's is a tf.data pipeline",
-                "EvalBatches": "an evaluation set as a keras.utils.PyDataset; TensorFlow's is a tf.data pipeline"},
+                "EvalBatches": "an evaluation set as a keras.utils.PyDataset; TensorFlow's is a tf.data pipeline",
+                "FeatureBatches": "the probe's cached features as a keras.utils.PyDataset; TensorFlow's are a tf.data pipeline"},
     },
     "device.py": {"tensorflow": {}, "jax": {}},
     "distributed.py": {"tensorflow": {},

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from shared.backends import BACKENDS, BOTH
 from shared.config import resolve
 from shared.metrics import read_jsonl
 from shared.run import IMAGENET_MEAN, IMAGENET_STD
@@ -162,22 +163,24 @@ def test_linear_probe_trains_only_the_head_in_both_backends(real_data_env, torch
     """Frozen backbone (inference mode), a trainable 10-class head, the same in both backends:
     equal trainable counts and, from the same start on the same batches, the same losses; the
     features path gives the full path's result, and a second run takes the features from the
-    cache with the same result."""
+    cache with the same result. Keras on JAX runs the features path too, with PyTorch's losses."""
     weights = str(REAL_MOBILENET) if REAL_MOBILENET.exists() else str(place_enum_weights(torch_home, "mobilenet"))
 
-    def probe(path):
+    def probe(path, backends=BOTH):
         out = tmp_path / path
         result = compare("--model", "mobilenet", "--mode", "linear-probe", "--weights", weights,
-                         "--probe", path.split("-")[0], "--epochs", "2", "--subset", "32",
-                         "--batch-size", "16", "--val-split", "16", "--out", str(out))
+                         "--probe", path.split("-")[0], "--backend", ",".join(backends), "--epochs", "2",
+                         "--subset", "32", "--batch-size", "16", "--val-split", "16", "--out", str(out))
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
         [run_dir] = [p for p in out.iterdir() if p.is_dir()]
-        return {b: read_jsonl(run_dir / f"{b}.jsonl")[0] for b in ("torch", "tensorflow")}, result.stdout
+        return {b: read_jsonl(run_dir / f"{b}.jsonl")[0] for b in backends}, result.stdout
 
-    features, log = probe("features")
+    features, log = probe("features", BACKENDS)  # and Keras on JAX, from the same cached-features code
     assert "[torch] train features extracted: 32 images" in log
     assert "[tensorflow] val features extracted: 16 images" in log
-    assert re.search(r"backbone feature extraction PyTorch \d+ img/s, TensorFlow/Keras \d+ img/s", log)
+    assert "[jax] train features extracted: 32 images" in log
+    assert re.search(r"backbone feature extraction PyTorch \d+ img/s, TensorFlow/Keras \d+ img/s, JAX/Keras \d+ img/s", log)
+    assert_same_losses(features["torch"], features.pop("jax"))
     full, _ = probe("full")
     cached, log = probe("features-again")
     assert "[torch] train features from the cache (1280-d)" in log

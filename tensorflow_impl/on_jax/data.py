@@ -77,12 +77,35 @@ class EvalBatches(keras.utils.PyDataset):
                 one_hot(self.y[where], self.cfg.num_classes))
 
 
+class FeatureBatches(keras.utils.PyDataset):
+    """The rows `order` of cached features (the linear probe's, probe.py) with one-hot labels, in
+    batches of `batch_size` (the last one may be smaller)."""
+
+    def __init__(self, features: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int,
+                 num_classes: int):
+        super().__init__()
+        self.features, self.labels, self.num_classes = features, np.asarray(labels, dtype=np.int64), num_classes
+        self.rows = [order[where] for where in eval_slices(len(order), batch_size)]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int):
+        rows = self.rows[index]
+        return self.features[rows], one_hot(self.labels[rows], self.num_classes)
+
+
 def training_batches(split: Split, cfg: RunConfig, first_epoch: int = 1) -> PlannedBatches:
     return PlannedBatches(split, cfg, first_epoch)
 
 
 def eval_batches(x: np.ndarray, y: np.ndarray, cfg: RunConfig) -> EvalBatches:
     return EvalBatches(x, y, cfg)
+
+
+def feature_batches(features: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int,
+                    num_classes: int) -> FeatureBatches:
+    return FeatureBatches(features, labels, order, batch_size, num_classes)
 
 
 # Generators, not other iterators: those are what Keras' fit takes as an iterable of batches.
