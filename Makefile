@@ -27,9 +27,10 @@ run: $(STAMP)
 # Then the parity and TTA tests again with Keras on JAX: the same Keras models, ported weights,
 # optimizers and TTA must give PyTorch's numbers there too (the tests of TensorFlow-only parts
 # skip, and those of `compare.py parity`, which sets the backend itself, ran once already).
+# Each pass lists its slowest tests: CI must stay under 30 minutes on the slowest machine.
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2 --dist loadgroup tests
-	KERAS_BACKEND=jax $(PY) -m pytest -q -n 2 --dist loadgroup tests/test_parity.py tests/test_airbench.py tests/test_tta.py \
+	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=15 tests
+	KERAS_BACKEND=jax $(PY) -m pytest -q -n 2 --dist loadgroup --durations=5 tests/test_parity.py tests/test_airbench.py tests/test_tta.py \
 		-k "not parity_command"
 
 clean-venv:

@@ -372,10 +372,12 @@ def test_both_backends_end_to_end(real_data_env, tmp_path):
 
 
 def test_every_model_end_to_end_with_model_all(real_data_env, tmp_path):
-    """`--model all`: each model's recipe, one run folder per model, both backends, and one
-    combined table whose numbers are the records'."""
+    """`--model all`: each model's recipe, one run folder per model, and one combined table whose
+    numbers are the records'. PyTorch alone, to keep CI short: every model trains in both
+    backends in tests/test_table.py, and the parity tests hold each cifar variant's logits and
+    optimizer steps to PyTorch's in Keras."""
     out = tmp_path / "results"
-    result = compare("--model", "all", "--backend", "both", "--epochs", "1", "--subset", "96",
+    result = compare("--model", "all", "--backend", "torch", "--epochs", "1", "--subset", "96",
                      "--batch-size", "32", "--val-split", "64", "--out", str(out))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     run_dirs = sorted(p for p in out.iterdir() if p.is_dir())
@@ -385,14 +387,13 @@ def test_every_model_end_to_end_with_model_all(real_data_env, tmp_path):
     [combined] = out.glob("*-all-scratch-cifar-seed0.md")
     table = squeezed(combined.read_text())
     for model, (run_dir, cfg) in configs.items():
-        for backend, label in (("torch", "PyTorch"), ("tensorflow", "TensorFlow/Keras")):
-            [record], problems = read_jsonl(run_dir / f"{backend}.jsonl")
-            assert problems == [] and record.status == "ok" and record.model == model
-            assert (record.variant, record.train_images, record.val_images) == ("cifar", 96, 64)
-            row = f"| {model} (cifar, scratch) | {label} | {100 * record.train_acc:.2f}% | {100 * record.val_acc:.2f}% |"
-            assert row in table
-        assert f"{model}: Parity:" in combined.read_text()
-    assert len(pd.read_csv(out / "summary.csv")) == 2 * len(MODELS)
+        [record], problems = read_jsonl(run_dir / "torch.jsonl")
+        assert problems == [] and record.status == "ok" and record.model == model
+        assert (record.variant, record.train_images, record.val_images) == ("cifar", 96, 64)
+        row = f"| {model} (cifar, scratch) | PyTorch | {100 * record.train_acc:.2f}% | {100 * record.val_acc:.2f}% |"
+        assert row in table
+        assert not (run_dir / "tensorflow.jsonl").exists()
+    assert len(pd.read_csv(out / "summary.csv")) == len(MODELS)
 
 
 def test_imagenet_variant_trains_at_224(real_data_env, tmp_path):
