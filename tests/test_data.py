@@ -15,8 +15,7 @@ import pytest
 from shared import data
 from shared.data import DataError, load_cifar10, subset_indices, train_val_split
 
-# Read before the autouse fixture below clears it for every test.
-REAL_DATA = os.environ.get("CIFAR10_DATA")
+from conftest import NO_REAL_DATA, REAL_DATA  # read at import, before the autouse fixture below clears it
 
 
 @pytest.fixture(autouse=True)
@@ -336,8 +335,7 @@ def test_train_val_split():
 
 # --- the real file ---------------------------------------------------------------
 
-@pytest.mark.skipif(not (REAL_DATA and Path(REAL_DATA).is_file()),
-                    reason="set CIFAR10_DATA to the real cifar10.npz")
+@pytest.mark.skipif(not Path(REAL_DATA).exists(), reason=NO_REAL_DATA)
 def test_real_cifar10(tmp_path, monkeypatch):
     monkeypatch.setenv("CIFAR10_DATA", REAL_DATA)
     d = load_cifar10(cache_dir=tmp_path / "cache")

@@ -18,9 +18,9 @@ from shared.config import resolve
 from shared.metrics import read_jsonl
 from shared.run import IMAGENET_MEAN, IMAGENET_STD
 
-from conftest import ROOT, compare
+from conftest import TEAM_FOLDER, compare
 
-REAL_MOBILENET = ROOT.parent / "shared/weights/mobilenet_v2-qnnpack_v1-dequant-calibbn.pth"
+REAL_MOBILENET = TEAM_FOLDER / "weights/mobilenet_v2-qnnpack_v1-dequant-calibbn.pth"
 TINY = ["--epochs", "1", "--subset", "32", "--batch-size", "16", "--val-split", "16"]
 
 
@@ -116,7 +116,8 @@ def test_enum_weights_from_torch_home_start_both_backends(real_data_env, torch_h
     assert "| resnet18 (imagenet, finetune) | PyTorch" in result.stdout
 
 
-@pytest.mark.skipif(not REAL_MOBILENET.exists(), reason="../shared/weights has no MobileNetV2 file")
+@pytest.mark.team_folder
+@pytest.mark.skipif(not REAL_MOBILENET.exists(), reason="no real MobileNetV2 file (the team's folder beside the checkout)")
 def test_real_mobilenet_weights_give_the_same_first_batch_loss(real_data_env, tmp_path):
     """Acceptance 2's check on the real file: from the run's initial weights, the loss of the
     first planned batch (224×224, ImageNet statistics, BatchNorm in training mode, dropout off)
@@ -159,12 +160,19 @@ def test_real_mobilenet_weights_give_the_same_first_batch_loss(real_data_env, tm
     assert abs(keras_value - torch_loss) <= 1e-4 * abs(torch_loss)
 
 
+def mobilenet_weights(torch_home: Path) -> str:
+    """The real MobileNetV2 file where the team's folder has one, else a seeded stand-in in
+    torchvision's layout under $TORCH_HOME (a user's clone, and CI's run as a user has it)."""
+    return str(REAL_MOBILENET) if REAL_MOBILENET.exists() else str(place_enum_weights(torch_home, "mobilenet"))
+
+
+@pytest.mark.team_folder
 def test_linear_probe_trains_only_the_head_in_both_backends(real_data_env, torch_home, tmp_path):
     """Frozen backbone (inference mode), a trainable 10-class head, the same in both backends:
     equal trainable counts and, from the same start on the same batches, the same losses; the
     features path gives the full path's result, and a second run takes the features from the
     cache with the same result. Keras on JAX runs the features path too, with PyTorch's losses."""
-    weights = str(REAL_MOBILENET) if REAL_MOBILENET.exists() else str(place_enum_weights(torch_home, "mobilenet"))
+    weights = mobilenet_weights(torch_home)
 
     def probe(path, backends=BOTH):
         out = tmp_path / path
@@ -255,15 +263,16 @@ def test_feature_extraction_runs_at_the_runs_precision(precision):
             assert not np.allclose(features, backbone(x).numpy(), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.team_folder
 def test_bf16_linear_probe_gives_the_same_losses_in_both_backends(real_data_env, torch_home, tmp_path):
     """In bf16 both backends extract and fit the head in bf16 (PyTorch under autocast, Keras under
     mixed_bfloat16), end to end: the losses agree within 1e-3 (measured: 5e-5; the unit test above
     pins the precision of the extraction itself)."""
-    weights = str(REAL_MOBILENET) if REAL_MOBILENET.exists() else str(place_enum_weights(torch_home, "mobilenet"))
+    weights = mobilenet_weights(torch_home)
     result = compare("--model", "mobilenet", "--mode", "linear-probe", "--weights", weights, "--precision", "bf16",
-                     "--image-size", "64", *TINY, "--out", str(tmp_path))
+                     "--image-size", "64", *TINY, "--out", str(tmp_path / "results"))
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    [run_dir] = [p for p in tmp_path.iterdir() if p.is_dir()]
+    [run_dir] = [p for p in (tmp_path / "results").iterdir() if p.is_dir()]
     torch_run, keras_run = (read_jsonl(run_dir / f"{b}.jsonl")[0] for b in ("torch", "tensorflow"))
     for a, b in zip(torch_run, keras_run):
         assert a.precision == b.precision == "bf16"
