@@ -10,7 +10,7 @@ from shared.architectures import CIFAR_BATCHNORM_MOMENTUM, CIFAR_LOGIT_SCALE, HE
 
 from .alexnet import alexnet
 from .cnn import cnn
-from .layers import BatchNorm
+from .layers import BatchNorm, Scale
 from .mobilenet import mobilenet
 from .resnet import resnet18
 from .vit import vit
@@ -35,8 +35,8 @@ def build_model(name: str, *, variant: str = "cifar", num_classes: int = 10,
     for layer in model.layers:
         if isinstance(layer, BatchNorm):
             layer.momentum = 1.0 - CIFAR_BATCHNORM_MOMENTUM
-    logits = keras.layers.Rescaling(CIFAR_LOGIT_SCALE[name], name="logit_scale")(model.outputs[0])
-    return keras.Model(model.inputs, logits, name=model.name)
+    logits = Scale(CIFAR_LOGIT_SCALE[name], name="logit_scale")(model.outputs[0])
+    return keras.Model(model.input, logits, name=model.name)
 
 
 def count_params(model: keras.Model) -> tuple[int, int]:

@@ -9,7 +9,7 @@ import keras
 
 from shared.architectures import AIRBENCH, WHITEN_KERNEL, WHITEN_WIDTH
 
-from .layers import BatchNorm, conv3x3
+from .layers import BatchNorm, Scale, conv3x3, exact_gelu
 
 WIDTHS = (64, 128, 256)
 
@@ -25,9 +25,8 @@ def conv_block(x, out_channels: int, *, name: str, activation: str = "relu", **b
 
 
 def _activation(kind: str, name: str) -> keras.layers.Layer:
-    # "gelu" is keras.activations.gelu, exact (erf) by default as PyTorch's nn.GELU; keras.ops.gelu
-    # would default to the tanh approximation.
-    return keras.layers.Activation("gelu", name=name) if kind == "gelu" else keras.layers.ReLU(name=name)
+    # Exact (erf), as PyTorch's nn.GELU; keras.ops.gelu would default to the tanh approximation.
+    return keras.layers.Activation(exact_gelu, name=name) if kind == "gelu" else keras.layers.ReLU(name=name)
 
 
 def whitening_stem() -> keras.layers.Conv2D:
@@ -65,7 +64,7 @@ def airbench_cnn(*, num_classes: int = 10) -> keras.Model:
                        torch_momentum=AIRBENCH["batchnorm_momentum"])
     x = keras.layers.GlobalMaxPooling2D(name="pool")(x)
     x = keras.layers.Dense(num_classes, use_bias=False, name="head")(x)
-    outputs = keras.layers.Rescaling(AIRBENCH["logit_scale"], name="logit_scale")(x)
+    outputs = Scale(AIRBENCH["logit_scale"], name="logit_scale")(x)
     model = keras.Model(inputs, outputs, name="cnn_airbench")
     whiten.kernel.trainable = False
     for layer in model.layers:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import keras
 from keras import ops
 
@@ -72,6 +74,29 @@ class BatchNorm(keras.layers.BatchNormalization):
         config.pop("momentum", None)
         config["torch_momentum"] = 1.0 - self.momentum
         return config
+
+
+def exact_gelu(x):
+    """PyTorch's nn.GELU: 0.5·x·(1 + erf(x/√2)), exact (erf), the constant in x's dtype.
+    keras.activations.gelu runs tf.nn.gelu on TensorFlow, which casts 1/√2 from a Python float
+    through float32: in float64 it is off by float32's rounding (compare.py verify found it)."""
+    return 0.5 * x * (1.0 + ops.erf(x * ops.convert_to_tensor(math.sqrt(0.5), dtype=x.dtype)))
+
+
+class Scale(keras.layers.Layer):
+    """x · scale, the scale in x's own dtype. Not keras.layers.Rescaling: on TensorFlow it casts a
+    Python float through float32, so in float64 the product is off by float32's rounding of the
+    scale (1/3 → 0.3333333433), which `compare.py verify` found in the float64 twins."""
+
+    def __init__(self, scale: float, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = scale
+
+    def call(self, inputs):
+        return inputs * ops.convert_to_tensor(self.scale, dtype=inputs.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}
 
 
 def conv3x3(filters: int, *, name: str) -> keras.layers.Conv2D:

@@ -10,6 +10,8 @@ from keras import ops
 
 from shared.architectures import VIT, VIT_LAYER_NORM_EPS
 
+from .layers import exact_gelu
+
 
 class ClassToken(keras.layers.Layer):
     """Prepends torchvision's learnable class token (state_dict key "class_token")."""
@@ -42,7 +44,7 @@ def encoder_block(x, *, heads: int, mlp_dim: int, name: str):
     x = keras.layers.Add(name=f"{name}.add_1")([x, y])
     y = keras.layers.LayerNormalization(epsilon=VIT_LAYER_NORM_EPS, name=f"{name}.ln_2")(x)
     y = keras.layers.Dense(mlp_dim, name=f"{name}.mlp.0")(y)
-    y = keras.layers.Activation(lambda t: keras.activations.gelu(t, approximate=False), name=f"{name}.mlp.1")(y)
+    y = keras.layers.Activation(exact_gelu, name=f"{name}.mlp.1")(y)
     y = keras.layers.Dense(hidden, name=f"{name}.mlp.3")(y)
     return keras.layers.Add(name=f"{name}.add_2")([x, y])
 
