@@ -24,14 +24,15 @@ run: $(STAMP)
 # Two workers (pytest-xdist): most tests wait on a framework's start-up in a child process, so two
 # at a time take about 70 % of the serial time on 2 cores. A module whose tests share one costly
 # run (a module-scoped fixture) is one xdist_group, kept on one worker, so that run is made once.
-# Then the parity and TTA tests again with Keras on JAX: the same Keras models, ported weights,
-# optimizers and TTA must give PyTorch's numbers there too (the tests of TensorFlow-only parts
-# skip, and those of `compare.py parity`, which sets the backend itself, ran once already).
-# Each pass lists its slowest tests: CI must stay under 30 minutes on the slowest machine.
+# Then the parity, rules and TTA tests again with Keras on JAX: the same Keras models, ported
+# weights, optimizers and TTA must give PyTorch's numbers there too, and the porting bugs must be
+# caught there too (the tests of TensorFlow-only parts skip, and those of `compare.py parity` and
+# `verify`, which set the backend themselves, ran once already). -rfEs lists every skip with its
+# reason. Each pass lists its slowest tests: CI must stay under 45 minutes on the slowest machine.
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=15 tests
-	KERAS_BACKEND=jax $(PY) -m pytest -q -n 2 --dist loadgroup --durations=5 tests/test_parity.py tests/test_airbench.py tests/test_tta.py \
-		-k "not parity_command"
+	$(PY) -m pytest -q -rfEs -n 2 --dist loadgroup --durations=15 tests
+	KERAS_BACKEND=jax $(PY) -m pytest -q -rfEs -n 2 --dist loadgroup --durations=5 tests/test_parity.py tests/test_airbench.py \
+		tests/test_tta.py tests/test_rules.py -k "not parity_command and not verify_command"
 
 clean-venv:
 	rm -rf $(VENV)
