@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import secrets
 import shlex
@@ -35,13 +36,13 @@ from pathlib import Path
 import pandas as pd  # already loaded by shared.reporting.tables
 
 from shared.architectures import RESIZABLE, input_size
-from shared.backends import BACKEND_NAMES, BACKENDS, FRAMEWORK_MODULES, PACKAGES, installed, parse_backends
+from shared.backends import BACKEND_NAMES, BACKENDS, FRAMEWORK_MODULES, KERAS_BACKENDS, PACKAGES, installed, parse_backends
 from shared.batch_plan import PADDING_MODES
 from shared.bench import BenchSettings, is_bench_folder
 from shared.config import (AUGMENTS, DEFAULT_VARIANT, DEVICES, MODEL_VARIANTS, MODELS, MODES, PRECISIONS, PROBES,
                            RECIPES, VARIANTS, RunConfig, describe_augmentation, resolve)
 from shared.distributed import batch_problem
-from shared import provenance
+from shared import provenance, rules
 from shared.io import atomic_write_text
 from shared.metrics import EpochRecord, finished, read_jsonl
 from shared.precision import gpu_only_error
@@ -155,6 +156,9 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, set[str]]:
     p.add_argument("--tolerance", type=positive_float,
                    help=f"parity tolerance on validation accuracy, in points (default: {DEFAULT_TOLERANCE_POINTS:g} "
                         f"for one seed's Δ, {STATISTICAL_TOLERANCE:g} for the interval of --seeds 2 or more)")
+    p.add_argument("--no-verify", action="store_true",
+                   help="skip the training-rules check after training (compare.py verify, cached per model, "
+                        "variant, recipe and commit), whose line the verdict otherwise gives")
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue the unfinished backends of this run folder after their last complete "
                         "epoch (flags other than --backend and --tolerance must match its config.json)")
@@ -219,6 +223,8 @@ def main(argv=None) -> int:
     try:
         if argv[:1] == ["parity"]:
             return parity(argv[1:])
+        if argv[:1] == ["verify"]:
+            return verify(argv[1:])
         if argv[:1] == ["bench"]:
             return bench(argv[1:])
         if argv[:1] == ["table"]:
@@ -371,7 +377,8 @@ def train(args: argparse.Namespace) -> int:
     seeds = [args.seed + i for i in range(args.seeds)]
     tables, verdicts, failed = [], [], False
     for cfg in configs:
-        table, verdict, ok = train_seeds(cfg, seeds, backends, data.source, n_train, out, args.tolerance)
+        table, verdict, ok = train_seeds(cfg, seeds, backends, data.source, n_train, out, args.tolerance,
+                                         verify=not args.no_verify)
         tables.append(table)
         verdicts.append(f"{cfg.model}: {verdict}" if len(configs) > 1 and verdict else verdict)
         failed |= not ok
@@ -386,14 +393,14 @@ def train(args: argparse.Namespace) -> int:
 
 
 def train_seeds(cfg: RunConfig, seeds: list[int], backends: list[str], source: str, n_train: int, out: Path,
-                tolerance: float | None) -> tuple[pd.DataFrame, str, bool]:
+                tolerance: float | None, verify: bool = True) -> tuple[pd.DataFrame, str, bool]:
     """One model with each seed (run_model); with several seeds, the table over them. Returns the
     table, the verdict and whether every backend finished every seed."""
     seed_runs: dict[str, list[list[EpochRecord]]] = {b: [] for b in backends}
     ok = True
     for seed in seeds:
         table, verdict, finished_all, runs = run_model(dataclasses.replace(cfg, seed=seed), backends, source,
-                                                       n_train, tolerance or DEFAULT_TOLERANCE_POINTS)
+                                                       n_train, tolerance or DEFAULT_TOLERANCE_POINTS, verify=verify)
         for backend in backends:
             seed_runs[backend].append(runs[backend])
         ok &= finished_all
@@ -424,7 +431,7 @@ def resume(args: argparse.Namespace, given: set[str]) -> int:
     run_dir = Path(args.resume)
     cfg = stored_config(run_dir)
     backends = args.backend if "backend" in given else (started_backends(run_dir) or args.backend)
-    given -= {"resume", "backend", "tolerance"}
+    given -= {"resume", "backend", "tolerance", "no_verify"}
     if "seeds" in given:
         raise Exit(EXIT_BAD_ARGS, "--resume continues one run: it does not take --seeds")
     if "out" in given and Path(args.out).resolve() != run_dir.resolve().parent:
@@ -437,7 +444,7 @@ def resume(args: argparse.Namespace, given: set[str]) -> int:
     cfg.out = str(run_dir.parent)
     _, _, ok, _ = run_model(cfg, backends, data.source,
                             len(data.x_train) - (cfg.val_split or 0), args.tolerance or DEFAULT_TOLERANCE_POINTS,
-                            run_dir=run_dir)
+                            run_dir=run_dir, verify=not args.no_verify)
     return 0 if ok else EXIT_BACKEND_FAILED
 
 
@@ -467,7 +474,7 @@ def stored_config(run_dir: Path) -> RunConfig:
 # --- One training run: its processes, its records, its table ---------------------------------
 
 def run_model(cfg: RunConfig, backends: list[str], source: str, n_train: int, tolerance: float,
-              run_dir: Path | None = None) -> tuple[pd.DataFrame, str, bool, dict[str, list[EpochRecord]]]:
+              run_dir: Path | None = None, verify: bool = True) -> tuple[pd.DataFrame, str, bool, dict[str, list[EpochRecord]]]:
     """Train one model in each backend (own processes), print and save its table; with run_dir,
     resume that run instead (backends that finished are left as they are).
     Returns (table rows, parity verdict, whether every backend finished, the records per
@@ -499,9 +506,37 @@ def run_model(cfg: RunConfig, backends: list[str], source: str, n_train: int, to
     modules = {b: "pytorch_impl.launch" if b == "torch" and cfg.devices > 1 else PACKAGES[b] for b in backends}
     reasons = launch_backends(modules, run_dir, skip=already_finished)
     runs = read_records(run_dir, backends)
-    rows, verdict = report_run(cfg, run_dir, runs, reasons, n_train, tolerance)
+    rules = check_rules(run_dir, backends) if verify else {}
+    rows, verdict = report_run(cfg, run_dir, runs, reasons, n_train, tolerance, rules)
     current_run = None
     return rows, verdict, all(finished(records) for records in runs.values()) and not reasons, runs
+
+
+def check_rules(run_dir: Path, backends: list[str]) -> dict[str, dict | None]:
+    """The training-rules check of each Keras backend against PyTorch (`compare.py verify` on the
+    run's own config), after training so that it never shares the CPU with a timed run: from the
+    cache (shared/rules.py), else `python -m crosscheck.rules` once. Saved beside the records.
+    {backend: its result, or None where it could not run}."""
+    keras_backends = [b for b in backends if b in KERAS_BACKENDS]
+    if "torch" not in backends or not keras_backends:
+        return {}
+    cfg, commit, results = stored_config(run_dir), provenance.git_commit(ROOT), {}
+    for backend in keras_backends:
+        path, key = run_dir / rules.RESULT_FILE.format(backend=backend), rules.cache_key(cfg, backend, commit)
+        cached = rules.load(rules.cache_path(key)) if key else None
+        if cached is None and installed("torch") and installed(backend):
+            print(f"[{backend}] checking the training rules against PyTorch (compare.py verify; --no-verify skips it)",
+                  flush=True)
+            subprocess.run([sys.executable, "-m", "crosscheck.rules", "--config", str(run_dir / "config.json"),
+                            "--backend", backend, "--json", str(path)], cwd=ROOT, env=backend_env(),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if (checked := rules.load(path)) is not None and key:
+                rules.cache_path(key).parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_text(rules.cache_path(key), json.dumps(checked, indent=2) + "\n")
+        elif cached is not None:
+            atomic_write_text(path, json.dumps(cached, indent=2) + "\n")
+        results[backend] = rules.load(path)
+    return results
 
 
 def make_initial_weights(cfg: RunConfig, run_dir: Path) -> None:
@@ -523,13 +558,13 @@ def make_initial_weights(cfg: RunConfig, run_dir: Path) -> None:
 
 
 def report_run(cfg: RunConfig, run_dir: Path, runs: dict[str, list[EpochRecord]], reasons: dict[str, str],
-               n_train: int, tolerance: float) -> tuple[pd.DataFrame, str]:
+               n_train: int, tolerance: float, rules: dict[str, dict | None]) -> tuple[pd.DataFrame, str]:
     """The run's table, verdict and settings: printed, saved as table.md, the final records added
     to summary.csv. Returns the table rows and the verdict."""
     out = Path(cfg.out)
     rows = table_rows(runs, cfg.model, reasons)
     finals = {b: (r[-1] if r else None) for b, r in runs.items()}
-    verdict = parity_verdict(finals, tolerance) if len(runs) > 1 else ""
+    verdict = parity_verdict(finals, tolerance, rules) if len(runs) > 1 else ""
     last = [r for r in finals.values() if r is not None]
     report = "\n\n".join(filter(None, [table_text(rows, cfg.warmup_batches), verdict, settings_line(cfg, n_train, last)]))
     print("\n" + report)
@@ -690,6 +725,7 @@ def table_parser() -> argparse.ArgumentParser:
     add_speed_options(p)
     p.add_argument("--data-dir", help="CIFAR-10 file or folder (default: $CIFAR10_DATA, then the cache)")
     p.add_argument("--out", default="results", help="results folder (default: results/)")
+    p.add_argument("--no-verify", action="store_true", help="skip each run's training-rules check (compare.py verify)")
     return p
 
 
@@ -717,7 +753,7 @@ def table(argv: list[str]) -> int:
                                      detail=missing[cfg.model]))
             continue
         row, finished_all = table_row(cfg, [args.seed + i for i in range(args.seeds)], backends, data.source,
-                                      n_train, out)
+                                      n_train, out, verify=not args.no_verify)
         rows.append(row)
         ok &= finished_all
     write_table(rows, backends, out, args.seed)
@@ -773,13 +809,13 @@ def unavailable_weights(specs: dict[str, str | None]) -> dict[str, str]:
 
 
 def table_row(cfg: RunConfig, seeds: list[int], backends: list[str], source: str, n_train: int,
-              out: Path) -> tuple[original.Row, bool]:
+              out: Path, verify: bool = True) -> tuple[original.Row, bool]:
     """One model's normal runs (train_seeds) as a row of the table, and whether every backend
     finished; weights that turn out unusable when the run starts skip the row (their one line is
     printed already)."""
     row, first, ok = original.Row(cfg.model, cfg.mode, cfg.image_size), len(run_folders), True
     try:
-        row.measured, _, ok = train_seeds(cfg, seeds, backends, source, n_train, out, None)
+        row.measured, _, ok = train_seeds(cfg, seeds, backends, source, n_train, out, None, verify=verify)
     except Exit as stop:  # from make_initial_weights
         if stop.code == EXIT_WEIGHTS:
             row.skipped, row.detail = "unusable ImageNet weights", stop.detail
@@ -821,6 +857,30 @@ def parity(argv: list[str]) -> int:
                                   f"{', '.join('/'.join(FRAMEWORK_MODULES[b]) for b in missing)}")
     code, _ = run_process(["-m", "crosscheck", *argv])
     return code
+
+
+# --- compare.py verify --------------------------------------------------------------------------
+
+def verify(argv: list[str]) -> int:
+    """`compare.py verify ...`: the training-rules check (crosscheck/rules.py), one process per
+    Keras backend, each against PyTorch. Its arguments are read here first, without a framework."""
+    from crosscheck.command import parse_verify_args
+    args = parse_verify_args(argv)
+    if args.data_dir is not None and not Path(args.data_dir).expanduser().exists():
+        raise Exit(EXIT_DATA, f"--data-dir {args.data_dir} does not exist")
+    missing = [b for b in ("torch", *args.backends) if not installed(b)]
+    if missing:
+        raise Exit(EXIT_BAD_ARGS, f"verify needs PyTorch and Keras on {' and '.join(args.backends)}; not installed: "
+                                  f"{', '.join('/'.join(FRAMEWORK_MODULES[b]) for b in missing)}")
+    others = [a for i, a in enumerate(argv) if a != "--backend" and (i == 0 or argv[i - 1] != "--backend")
+              and not a.startswith("--backend=")]
+    codes = []
+    for backend in args.backends:
+        code, _ = run_process(["-m", "crosscheck.rules", *others, "--backend", backend])
+        codes.append(code)
+        if code == EXIT_DATA:
+            return code
+    return next((c for c in codes if c), 0)
 
 
 # --- The backend processes: how training and bench launch them and read what they wrote --------

@@ -54,6 +54,20 @@ def as_channels_last(a: np.ndarray) -> np.ndarray:
     return a.transpose(0, 2, 3, 1) if a.ndim == 4 else a
 
 
+def in_keras_layout(layer, output: np.ndarray, keras_shape: tuple) -> np.ndarray:
+    """A PyTorch module's output in the layout of the Keras layer of the same name (None: the
+    logits): channels last, and a flattened map's vector in H·W·C order."""
+    expected = as_channels_last(output)
+    if layer is not None and not layer.weights and (map_shape := flattened_map_shape(layer)) is not None:
+        # A weightless layer passing on a Flatten's vector (e.g. AlexNet's classifier.0
+        # dropout): PyTorch's vector is in C·H·W order, Keras' in H·W·C order.
+        c_h_w = (map_shape[2], map_shape[0], map_shape[1])
+        expected = expected.reshape(-1, *c_h_w).transpose(0, 2, 3, 1).reshape(expected.shape)
+    if expected.shape != tuple(keras_shape) and np.squeeze(expected).shape == tuple(d for d in keras_shape if d != 1):
+        expected = expected.reshape(keras_shape)  # e.g. PyTorch's (N, C, 1, 1) pool vs Keras' (N, C)
+    return expected
+
+
 def layer_table(torch_model, keras_model, x: np.ndarray, tol: float) -> list[dict]:
     torch_names = {name for name, _ in torch_model.named_modules() if name}
     shared = [layer for layer in keras_model.layers if layer.name in torch_names]
@@ -65,14 +79,7 @@ def layer_table(torch_model, keras_model, x: np.ndarray, tol: float) -> list[dic
         name = layer.name if layer is not None else "(logits)"
         if name not in want:
             continue  # the module never ran (e.g. an identity branch)
-        expected = as_channels_last(want[name])
-        if layer is not None and not layer.weights and (map_shape := flattened_map_shape(layer)) is not None:
-            # A weightless layer passing on a Flatten's vector (e.g. AlexNet's classifier.0
-            # dropout): PyTorch's vector is in C·H·W order, Keras' in H·W·C order.
-            c_h_w = (map_shape[2], map_shape[0], map_shape[1])
-            expected = expected.reshape(-1, *c_h_w).transpose(0, 2, 3, 1).reshape(expected.shape)
-        if expected.shape != got.shape and np.squeeze(expected).shape == np.squeeze(got).shape:
-            expected = expected.reshape(got.shape)  # e.g. PyTorch's (N, C, 1, 1) pool vs Keras' (N, C)
+        expected = in_keras_layout(layer, want[name], got.shape)
         if expected.shape != got.shape:
             rows.append(dict(layer=name, shape=str(got.shape), max_abs_diff=float("inf"),
                              rel_diff=float("inf"), note=f"shape differs: PyTorch {expected.shape}"))

@@ -34,18 +34,26 @@ from .weights import to_torch_state
 EXIT_WEIGHTS = 4
 
 
-def make_initial_weights(cfg: RunConfig, run_dir: Path) -> Path:
+def initial_model(cfg: RunConfig, x_train=None) -> tuple[torch.nn.Module, str]:
+    """The run's model with its initial weights, and where they came from. x_train: the run's
+    training images, if already loaded (the CNN's whitening filters are computed from them)."""
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model, variant=cfg.variant, num_classes=cfg.num_classes, image_size=cfg.image_size)
     source = f"torch-seed{cfg.seed}"
     if hasattr(model, "whiten"):  # the CNN's stem: whitening filters of this run's training images
+        x_train = load_split(cfg).x_train if x_train is None else x_train
         with torch.no_grad():
-            model.whiten.weight.copy_(torch.from_numpy(run_whitening_filters(cfg, load_split(cfg).x_train)))
+            model.whiten.weight.copy_(torch.from_numpy(run_whitening_filters(cfg, x_train)))
         source += "+whitened"
     if cfg.pretrained:
         state, description = read_state(resolve_weights(cfg.model, cfg.weights))
         load_backbone(model, cfg.model, state)
         source = f"{description}+head-seed{cfg.seed}"
+    return model, source
+
+
+def make_initial_weights(cfg: RunConfig, run_dir: Path) -> Path:
+    model, source = initial_model(cfg)
     path = Path(run_dir) / INITIAL_WEIGHTS
     save_arrays(path, to_torch_state(model))
     atomic_write_text(Path(run_dir) / INITIAL_WEIGHTS_SOURCE, source + "\n")

@@ -60,9 +60,16 @@ def real_data_env_module(session_cache):
         yield REAL_DATA
 
 
-def compare(*args, env=None, timeout=900) -> subprocess.CompletedProcess:
+# compare.py's commands that do not train. The others end with the training-rules check (compare.py
+# verify), which the tests skip unless they test it (verify=True): each tiny recipe would be checked anew.
+OTHER_COMMANDS = ("parity", "verify", "bench", "report")
+
+
+def compare(*args, env=None, timeout=900, verify=False) -> subprocess.CompletedProcess:
     """compare.py run as a user runs it, in its own process, output captured."""
-    return subprocess.run([sys.executable, str(ROOT / "compare.py"), *args], cwd=ROOT, env=env,
+    trains = "--help" not in args and (not args or args[0] not in OTHER_COMMANDS)
+    extra = ["--no-verify"] if trains and not verify else []
+    return subprocess.run([sys.executable, str(ROOT / "compare.py"), *args, *extra], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -126,26 +133,11 @@ tensorflow_only = pytest.mark.skipif(os.environ.get("KERAS_BACKEND", "tensorflow
 
 
 @pytest.fixture
-def float64(monkeypatch):
-    """Keras in float64: the dtype policy makes the layers float64; floatx makes the loss float64
-    too (Keras losses cast predictions to floatx). On JAX, also 64-bit arrays (JAX makes float32
-    ones unless told otherwise), and Keras' dtype promotion keeps float64: outside TensorFlow it
-    promotes float64 with float32 to float32, so ops that compute in "at least float32" (mean,
-    layer normalisation) would round to float32 (keras/src/backend/common/dtypes.py)."""
-    import keras
-    x64 = keras.backend.backend() == "jax"
-    if x64:
-        import jax
-        from keras.src.backend.common import dtypes
-        jax.config.update("jax_enable_x64", True)
-        monkeypatch.setitem(dtypes.BIT64_TO_BIT32_DTYPE, "float64", "float64")
-    keras.config.set_dtype_policy("float64")
-    keras.config.set_floatx("float64")
-    yield
-    keras.config.set_floatx("float32")
-    keras.config.set_dtype_policy("float32")
-    if x64:
-        jax.config.update("jax_enable_x64", False)
+def float64():
+    """Keras in float64 (crosscheck.rules.keras_float64: layers, losses and, on JAX, 64-bit arrays)."""
+    from crosscheck.rules import keras_float64
+    with keras_float64():
+        yield
 
 
 def without_dropout(torch_model, keras_model):

@@ -24,6 +24,14 @@ import numpy as np
 STATISTICAL_TOLERANCE = 0.5
 CONFIDENCE = 0.95
 MAX_SEEDS_SUGGESTED = 1000
+# One seed per backend has no spread to measure, so it is assumed. A run's validation accuracy
+# varies from seed to seed by the binomial draw of its validation images, plus what training
+# itself varies: TRAINING_SPREAD (points, one standard deviation), a cautious bound above what the
+# stored short CPU seeds showed (docs/results.md, "Is Keras ahead?"); longer runs vary less. A Δ
+# within SEED_NOISE_Z standard deviations of the difference of two such runs is no evidence of a
+# difference.
+TRAINING_SPREAD = 2.0
+SEED_NOISE_Z = 3.0
 
 
 @dataclass(frozen=True)
@@ -87,3 +95,21 @@ def describe(c: Comparison, tolerance: float = STATISTICAL_TOLERANCE, confidence
                    "Δ sits on the bound: no number of seeds decides it" if abs(c.delta) == tolerance else
                    f"over {MAX_SEEDS_SUGGESTED} seeds per backend would be needed at this spread")}
     return f"Parity: {c.verdict.upper()} — Δ {what} = {c.delta:+.2f} points, {interval}, {reading[c.verdict]}."
+
+
+def seed_spread_points(accuracy: float, images: int) -> float:
+    """The assumed run-to-run standard deviation of one backend's validation accuracy (points)."""
+    binomial = 100 * math.sqrt(max(accuracy * (1 - accuracy), 0.0) / images)
+    return math.hypot(binomial, TRAINING_SPREAD)
+
+
+def seed_noise_points(accuracy: float, images: int) -> float:
+    """The largest |Δ| (points) that seed noise plausibly gives with one run per backend."""
+    return SEED_NOISE_Z * math.sqrt(2) * seed_spread_points(accuracy, images)
+
+
+def seeds_to_decide(delta: float, accuracy: float, images: int, tolerance: float = STATISTICAL_TOLERANCE) -> int | None:
+    """About how many seeds per backend Welch's interval would need to decide Δ against ±tolerance,
+    at the assumed spread (None: Δ sits on the bound, or over MAX_SEEDS_SUGGESTED)."""
+    spread = 2 * seed_spread_points(accuracy, images) ** 2
+    return seeds_needed(spread, abs(abs(delta) - tolerance), CONFIDENCE, start=2)

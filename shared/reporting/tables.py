@@ -17,7 +17,9 @@ from shared.batch_plan import steps_per_epoch
 from shared.distributed import scaling_efficiency
 from shared.io import atomic_write_text
 from shared.metrics import UNMEASURED, BenchRecord, EpochRecord, did_not_learn, finished, rate_cell
-from shared.reporting.stats import STATISTICAL_TOLERANCE, compare_means, describe
+from shared.reporting.stats import (STATISTICAL_TOLERANCE, compare_means, describe, seed_noise_points,
+                                    seeds_to_decide)
+from shared.rules import rules_line
 
 DEFAULT_TOLERANCE_POINTS = 1.5
 # Relative tolerance on the step-0 loss, by the precision both backends ran in: float32 round-off
@@ -272,10 +274,37 @@ def markdown(frame: pd.DataFrame) -> str:
                       *(line(r) for r in cells[1:])])
 
 
-def parity_verdict(finals: dict[str, EpochRecord | None], tolerance_points: float = DEFAULT_TOLERANCE_POINTS) -> str:
-    """One seed: Δ validation accuracy against the tolerance, plus the parameter-count check, for
-    each backend against PyTorch. (No statistical verdict is possible from one seed per backend.)"""
-    return pairwise(_parity_verdict, finals, tolerance_points)
+def parity_verdict(finals: dict[str, EpochRecord | None], tolerance_points: float = DEFAULT_TOLERANCE_POINTS,
+                   rules: dict[str, dict | None] | None = None) -> str:
+    """One seed: Δ validation accuracy against the tolerance and against seed noise, plus the
+    parameter-count check, for each backend against PyTorch; with rules ({backend: the training-rules
+    check's result, shared/rules.py}), its line too. One seed per backend allows no statistical
+    verdict, so a Δ that seed noise explains is UNDECIDED, never DIFFER."""
+    verdict = pairwise(_parity_verdict, finals, tolerance_points)
+    if rules is None:
+        return verdict
+    return "\n".join([verdict, *(rules_line(rules.get(b), b) for b in finals if b != REFERENCE)])
+
+
+def single_run_line(torch_rec: EpochRecord, other_rec: EpochRecord, tolerance_points: float) -> str:
+    """AGREE within the tolerance; beyond it, UNDECIDED where seed noise explains Δ (with the seeds
+    that would decide it), DIFFER where it does not."""
+    delta = 100 * (torch_rec.val_acc - other_rec.val_acc)
+    what = f"Δ validation accuracy ({VERDICT_NAMES[REFERENCE]} − {VERDICT_NAMES[other_rec.backend]}) = {delta:+.2f} points"
+    if abs(delta) <= tolerance_points:
+        return (f"Parity: AGREE — {what}, within ±{tolerance_points:g} points; one seed per backend, so this is a "
+                "single-run comparison, not a statistical test.")
+    accuracy = (torch_rec.val_acc + other_rec.val_acc) / 2
+    images = torch_rec.val_images or 10_000
+    noise = seed_noise_points(accuracy, images)
+    if abs(delta) <= noise:
+        seeds = seeds_to_decide(delta, accuracy, images)
+        decide = (f"about {seeds} seeds per backend (--seeds {seeds}) would decide it to ±{STATISTICAL_TOLERANCE:g} points"
+                  if seeds else f"no practical number of seeds decides it to ±{STATISTICAL_TOLERANCE:g} points")
+        return (f"Parity: UNDECIDED — {what}: outside ±{tolerance_points:g} points, but within the ±{noise:.1f} points "
+                f"that seed noise gives one run per backend at this accuracy on {images:,} validation images; {decide}.")
+    return (f"Parity: DIFFER — {what}: outside ±{tolerance_points:g} points and beyond the ±{noise:.1f} points that "
+            f"seed noise gives one run per backend at this accuracy on {images:,} validation images.")
 
 
 def _parity_verdict(finals: dict[str, EpochRecord | None], tolerance_points: float) -> str:
@@ -291,17 +320,12 @@ def _parity_verdict(finals: dict[str, EpochRecord | None], tolerance_points: flo
     if (torch_rec.params_total, torch_rec.params_trainable) != (other_rec.params_total, other_rec.params_trainable):
         lines.append(f"Parity: DIFFER — parameter counts differ ({torch_rec.params_total:,} vs "
                      f"{other_rec.params_total:,}): not the same architecture.")
-    delta = 100 * (torch_rec.val_acc - other_rec.val_acc)
-    agree = abs(delta) <= tolerance_points
+    outcome = single_run_line(torch_rec, other_rec, tolerance_points)
     learning = {b: [r] for b, r in finals.items()}
-    if (no_verdict := learning_verdict(learning, differ=not agree)) is not None:
+    if (no_verdict := learning_verdict(learning, differ=outcome.startswith("Parity: DIFFER"))) is not None:
         lines.append(no_verdict)
     else:
-        lines.append(
-            f"Parity: {'AGREE' if agree else 'DIFFER'} — Δ validation accuracy ({VERDICT_NAMES[REFERENCE]} − "
-            f"{VERDICT_NAMES[other]}) = {delta:+.2f} points, tolerance ±{tolerance_points:g} points; one seed per "
-            f"backend, so this is a single-run comparison, not a statistical test.")
-        lines.append(not_learning_note(learning))
+        lines.extend([outcome, not_learning_note(learning)])
     lines.append(start_line(torch_rec, other_rec))
     if torch_rec.init != other_rec.init:
         lines.append(f"Note: the backends started from different initial weights ({torch_rec.init} vs {other_rec.init}).")
