@@ -7,6 +7,7 @@ command itself, on real batches, at the end."""
 from __future__ import annotations
 
 import importlib
+import json
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -287,3 +288,32 @@ def test_verify_command_on_real_batches(real_data_env):
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "the first 2 planned batches of seed 0" in result.stdout
     assert re.search(r"Rules: SAME RULES — the twins stay at round-off through step 2", result.stdout)
+
+
+# --- the rules line of a training run ------------------------------------------------------------------
+
+def test_a_training_run_states_its_rules(real_data_env, tmp_path):
+    """The verdict block ends with the rules check of the run's own config, saved beside the
+    records; --no-verify says it was not checked."""
+    args = ("--model", "cnn", "--backend", "both", "--epochs", "1", "--subset", "256", "--batch-size", "64")
+    checked = compare(*args, "--out", str(tmp_path / "checked"), verify=True)
+    assert checked.returncode == 0, checked.stdout[-2000:] + checked.stderr[-2000:]
+    assert re.search(r"Rules \(Keras\): SAME — float64 twins, batch 16, at round-off through step 6 and in eval "
+                     r"mode after it; .*; checked (at commit \w+|on a copy outside git)", checked.stdout)
+    [run_dir] = [p for p in (tmp_path / "checked").iterdir() if p.is_dir()]
+    result = json.loads((run_dir / "rules-tensorflow.json").read_text())
+    assert (result["verdict"], result["model"], result["steps"]) == ("same", "cnn", 6)
+    skipped = compare(*args, "--out", str(tmp_path / "skipped"))  # conftest's compare adds --no-verify
+    assert skipped.returncode == 0 and "Rules (Keras): not checked (--no-verify" in skipped.stdout
+
+
+def test_the_rules_cache_is_keyed_by_recipe_and_commit_not_seed():
+    from shared.rules import cache_key
+
+    cfg = resolve("cnn")
+    key = cache_key(cfg, "tensorflow", "abc1234")
+    assert key == cache_key(resolve("cnn", seed=5, out="elsewhere", precision="bf16"), "tensorflow", "abc1234")
+    assert len({key, cache_key(cfg, "jax", "abc1234"), cache_key(cfg, "tensorflow", "abc1235"),
+                cache_key(resolve("cnn", lr=0.1), "tensorflow", "abc1234"),
+                cache_key(resolve("cnn", label_smoothing=0.0), "tensorflow", "abc1234")}) == 5
+    assert cache_key(cfg, "tensorflow", "abc1234+dirty") is None and cache_key(cfg, "tensorflow", None) is None
