@@ -321,6 +321,8 @@ class Verdict:
 
     @property
     def different(self) -> tuple[StepGaps, str, list[str]] | None:
+        if self.dropout.startswith("DIFFERENT"):
+            return StepGaps(0, 0.0), "dropout", [self.dropout.split("— ", 1)[-1]]
         for gaps in [*self.steps, *([self.final] if self.final else [])]:
             if (found := gaps.beyond(self.dtype)) is not None:
                 return gaps, *found
@@ -350,8 +352,9 @@ def dropout_check(torch_model: torch.nn.Module, keras_model: keras.Model) -> str
     """Dropout, verified apart from the twins: the same layers at the same rates, and each
     framework's layer in training mode keeps units scaled by 1/(1 − p) and zeroes the rest.
     Then the rates are set to 0 in both, so the twins compare everything else."""
-    torch_rates = {n: m.p for n, m in torch_model.named_modules() if isinstance(m, torch.nn.Dropout)}
-    keras_rates = {layer.name: layer.rate for layer in keras_model.layers if isinstance(layer, keras.layers.Dropout)}
+    torch_rates = {n: m.p for n, m in torch_model.named_modules() if isinstance(m, torch.nn.Dropout) and m.p}
+    keras_rates = {layer.name: layer.rate for layer in keras_model.layers
+                   if isinstance(layer, keras.layers.Dropout) and layer.rate}
     if torch_rates != keras_rates:
         return f"DIFFERENT — dropout layers and rates: PyTorch {torch_rates}, Keras {keras_rates}"
     for name, rate in torch_rates.items():
@@ -430,6 +433,15 @@ def in_one_layout(want: Snapshot, got: Snapshot, keras_model: keras.Model) -> No
 
 # --- what the command prints ---------------------------------------------------------------------------
 
+def parting(twins: int | None, control: int | None, steps: int) -> str:
+    """Where the twins and the control part (a relative weight gap over PARTED), in words."""
+    def at(step):
+        return f"at step {step}" if step else f"not within {steps} steps"
+    if twins is None and control is None:
+        return f"neither the twins nor the control part within {steps} steps"
+    return f"the twins part {at(twins)}, the control {at(control)}"
+
+
 def describe(v: Verdict, label: str) -> list[str]:
     lines = [f"{v.model} ({v.variant}) — PyTorch vs {label}, {v.dtype}, batch {v.batch_size}, "
              f"{len(v.steps)} step(s) checked in {v.seconds:.0f} s; control: PyTorch vs itself on each batch in reverse "
@@ -444,20 +456,20 @@ def describe(v: Verdict, label: str) -> list[str]:
     if found is not None:
         gaps, kind, names = found
         name = names[0]
+        if kind == "dropout":
+            lines.append(f"Rules: DIFFERENT RULES — dropout: {name}")
+            return lines
         gap = gaps.twins[kind][name]
         control = gaps.control.get(kind, {}).get(name, 0.0)
         more = f" (and {len(names) - 1} more {kind} tensor(s))" if len(names) > 1 else ""
         lines.append(f"Rules: DIFFERENT RULES — from step {gaps.step}: {kind} {name}{more} differs by {gap:.1e} "
-                     f"(relative), against the control's {control:.1e} ({gap / max(control, 1e-300):.0e} ×, band {BAND:g} ×)")
+                     f"(relative), against the control's {control:.1e} ({gap / max(control, FLOOR[v.dtype]):.0e} ×, band {BAND:g} ×)")
         return lines
-    twins_part, control_part = v.parted("twins"), v.parted("control")
-    parts = (f"the twins part at step {twins_part}, the control at step {control_part}"
-             if twins_part or control_part else
-             f"neither parts within {len(v.steps)} steps (largest weight gap: twins "
-             f"{v.steps[-1].weights_gap('twins'):.1e}, control {v.steps[-1].weights_gap('control'):.1e})")
     lines.append(f"Rules: SAME RULES — the twins stay at round-off through step {len(v.steps)} and in the "
                  f"eval-mode logits after it ({v.final.twins[FINAL_KIND]['(logits)']:.1e} against "
-                 f"{v.final.control[FINAL_KIND]['(logits)']:.1e}); {parts} (a relative weight gap over {PARTED:g}).")
+                 f"{v.final.control[FINAL_KIND]['(logits)']:.1e}); {parting(v.parted('twins'), v.parted('control'), len(v.steps))} "
+                 f"(parted: a relative weight gap over {PARTED:g}; last step's: twins {v.steps[-1].weights_gap('twins'):.1e}, "
+                 f"control {v.steps[-1].weights_gap('control'):.1e}).")
     return lines
 
 
@@ -530,6 +542,6 @@ def as_result(v: Verdict) -> dict:
                   commit=git_commit(Path(__file__).resolve().parents[1]))
     if found:
         gaps, kind, names = found
-        result["place"] = dict(step=gaps.step, kind=kind, tensor=names[0], gap=gaps.twins[kind][names[0]],
+        result["place"] = dict(step=gaps.step, kind=kind, tensor=names[0], gap=gaps.twins.get(kind, {}).get(names[0], 0.0),
                                control=gaps.control.get(kind, {}).get(names[0], 0.0))
     return result

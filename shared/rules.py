@@ -59,8 +59,10 @@ def rules_line(result: dict | None, backend: str) -> str:
         return (f"Rules ({name}): DIFFERENT — {where}: from step {place['step']}, {place['kind']} {place['tensor']} "
                 f"differs by {place['gap']:.1e}, the control by {place['control']:.1e}; {commit}. "
                 "`compare.py verify` shows the steps.")
-    parted = (f"the twins part at step {result['twins_parted']}, the control (PyTorch on reversed batches) at step "
-              f"{result['control_parted']}" if result.get("twins_parted") or result.get("control_parted") else
-              "neither the twins nor the control (PyTorch on reversed batches) part within them")
+    def at(step):
+        return f"at step {step}" if step else "not within them"
+    twins, control = result.get("twins_parted"), result.get("control_parted")
+    parted = (f"the twins part {at(twins)}, the control (PyTorch on reversed batches) {at(control)}" if twins or control
+              else "neither the twins nor the control (PyTorch on reversed batches) part within them")
     return (f"Rules ({name}): SAME — {where}, at round-off through step {result['steps']} and in eval mode after it; "
             f"{parted}; {commit}.")
