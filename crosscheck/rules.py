@@ -348,6 +348,17 @@ class ReversedTwin(TorchTwin):
         return snapshot
 
 
+def without_dropout(torch_model: torch.nn.Module, keras_model: keras.Model) -> None:
+    """Dropout off in twin models: each framework draws its own masks, so twins with dropout on
+    cannot be compared step for step."""
+    for module in torch_model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    for layer in keras_model.layers:
+        if isinstance(layer, keras.layers.Dropout):
+            layer.rate = 0.0
+
+
 def dropout_check(torch_model: torch.nn.Module, keras_model: keras.Model) -> str:
     """Dropout, verified apart from the twins: the same layers at the same rates, and each
     framework's layer in training mode keeps units scaled by 1/(1 − p) and zeroes the rest.
@@ -364,12 +375,7 @@ def dropout_check(torch_model: torch.nn.Module, keras_model: keras.Model) -> str
         for values in (kept_torch, kept_keras):
             if rate and not np.allclose(np.unique(values[values != 0]), 1 / (1 - rate)):
                 return f"DIFFERENT — {name} does not scale what it keeps by 1/(1 − {rate:g})"
-    for module in torch_model.modules():
-        if isinstance(module, torch.nn.Dropout):
-            module.p = 0.0
-    for layer in keras_model.layers:
-        if isinstance(layer, keras.layers.Dropout):
-            layer.rate = 0.0
+    without_dropout(torch_model, keras_model)
     if not torch_rates:
         return "none in this model"
     rates = ", ".join(f"{n} {r:g}" for n, r in torch_rates.items())

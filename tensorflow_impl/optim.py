@@ -89,8 +89,11 @@ class TorchAdamW(keras.optimizers.Optimizer):
         m, v = self.first_moments[index], self.second_moments[index]
         self.assign(m, self.beta1 * m + (1.0 - self.beta1) * g)
         self.assign(v, self.beta2 * v + (1.0 - self.beta2) * g * g)
-        denominator = ops.sqrt(v) / ops.sqrt(1.0 - ops.power(self.beta2, step)) + self.eps
-        self.assign_sub(variable, lr / (1.0 - ops.power(self.beta1, step)) * m / denominator)
+        self.assign_sub(variable, lr / (1.0 - ops.power(self.beta1, step)) * m / self.denominator(v, step))
+
+    def denominator(self, v, step):
+        """√v̂ + ε, v̂ = v / (1 − β2ᵗ): ε outside the root, after the bias correction, as PyTorch."""
+        return ops.sqrt(v) / ops.sqrt(1.0 - ops.power(self.beta2, step)) + self.eps
 
     def get_config(self):
         return {**super().get_config(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps,

@@ -140,19 +140,6 @@ def float64():
         yield
 
 
-def without_dropout(torch_model, keras_model):
-    """Dropout off in twin models: each framework draws its own masks, so twins with dropout on
-    cannot be compared step for step."""
-    import keras
-
-    for module in torch_model.modules():
-        if isinstance(module, torch.nn.Dropout):
-            module.p = 0.0
-    for layer in keras_model.layers:
-        if isinstance(layer, keras.layers.Dropout):
-            layer.rate = 0.0
-
-
 def twin_training_steps(torch_model, keras_model, cfg, dtype: str, lrs, batch):
     """Train twin models (PyTorch's in training mode, in `dtype`) with cfg's optimizer and loss on
     the same batches, batch(step) → (NHWC images in dtype, labels), at the same learning rates.

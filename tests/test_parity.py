@@ -10,7 +10,8 @@ import torch
 import tensorflow_impl  # noqa: F401  (TensorFlow environment first)
 import keras
 
-from conftest import tensorflow_only, twin_training_steps, without_dropout
+from conftest import tensorflow_only, twin_training_steps
+from crosscheck.rules import without_dropout
 from pytorch_impl import models as torch_models, weights as torch_weights
 from shared.architectures import CIFAR_BATCHNORM_MOMENTUM, CIFAR_LOGIT_SCALE, HEAD, INPUT_SIZE
 from shared.config import RunConfig

@@ -108,31 +108,26 @@ class AdamWithL2(TorchAdamW):
 
 
 class AdamEpsilonInsideRoot(TorchAdamW):
-    """w -= lr/(1−β1ᵗ) · m / √(v/(1−β2ᵗ) + ε): ε under the square root."""
+    """w -= lr/(1−β1ᵗ) · m / √(v̂ + ε): ε under the square root."""
 
-    def update_step(self, gradient, variable, learning_rate):
-        lr, g = ops.cast(learning_rate, variable.dtype), ops.cast(gradient, variable.dtype)
-        step = ops.cast(self.iterations + 1, variable.dtype)
-        index = self._get_variable_index(variable)
-        if self.decoupled_decay and self.decayed[index]:
-            self.assign_sub(variable, lr * self.decoupled_decay * variable)
-        m, v = self.first_moments[index], self.second_moments[index]
-        self.assign(m, self.beta1 * m + (1.0 - self.beta1) * g)
-        self.assign(v, self.beta2 * v + (1.0 - self.beta2) * g * g)
-        root = ops.sqrt(v / (1.0 - ops.power(self.beta2, step)) + self.eps)
-        self.assign_sub(variable, lr / (1.0 - ops.power(self.beta1, step)) * m / root)
+    def denominator(self, v, step):
+        return ops.sqrt(v / (1.0 - ops.power(self.beta2, step)) + self.eps)
+
+
+def sgd_terms(optimizer, gradient, variable, learning_rate):
+    """What both SGD bugs start from, as TorchSGD computes it: lr, g (with L2 where decayed), v."""
+    index = optimizer._get_variable_index(variable)
+    g = ops.cast(gradient, variable.dtype)
+    if optimizer.l2 and optimizer.decayed[index]:
+        g = g + optimizer.l2 * variable
+    return ops.cast(learning_rate, variable.dtype), g, optimizer.velocities[index]
 
 
 class KerasSGDMomentum(TorchSGD):
     """Keras' own rule: v = m·v − lr·g; w += v (Nesterov: w += m·v − lr·g)."""
 
     def update_step(self, gradient, variable, learning_rate):
-        index = self._get_variable_index(variable)
-        lr = ops.cast(learning_rate, variable.dtype)
-        g = ops.cast(gradient, variable.dtype)
-        if self.l2 and self.decayed[index]:
-            g = g + self.l2 * variable
-        v = self.velocities[index]
+        lr, g, v = sgd_terms(self, gradient, variable, learning_rate)
         self.assign(v, self.momentum * v - lr * g)
         self.assign_add(variable, self.momentum * v - lr * g if self.nesterov else v)
 
@@ -141,12 +136,7 @@ class NesterovOnTheOldVelocity(TorchSGD):
     """w -= lr·(g + m·v) with the velocity before this step's update."""
 
     def update_step(self, gradient, variable, learning_rate):
-        index = self._get_variable_index(variable)
-        lr = ops.cast(learning_rate, variable.dtype)
-        g = ops.cast(gradient, variable.dtype)
-        if self.l2 and self.decayed[index]:
-            g = g + self.l2 * variable
-        v = self.velocities[index]
+        lr, g, v = sgd_terms(self, gradient, variable, learning_rate)
         self.assign_sub(variable, lr * (g + self.momentum * v))
         self.assign(v, self.momentum * v + g)
 
