@@ -32,7 +32,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q -rfEs -n 2 --dist loadgroup --durations=15 tests
 	KERAS_BACKEND=jax $(PY) -m pytest -q -rfEs -n 2 --dist loadgroup --durations=5 tests/test_parity.py tests/test_airbench.py \
-		tests/test_tta.py tests/test_rules.py -k "not parity_command and not verify_command"
+		tests/test_tta.py tests/test_rules.py -k "not parity_command and not verify_command and not training_run"
 
 clean-venv:
 	rm -rf $(VENV)
