@@ -506,8 +506,8 @@ def run_model(cfg: RunConfig, backends: list[str], source: str, n_train: int, to
     modules = {b: "pytorch_impl.launch" if b == "torch" and cfg.devices > 1 else PACKAGES[b] for b in backends}
     reasons = launch_backends(modules, run_dir, skip=already_finished)
     runs = read_records(run_dir, backends)
-    rules = check_rules(run_dir, backends) if verify else {}
-    rows, verdict = report_run(cfg, run_dir, runs, reasons, n_train, tolerance, rules)
+    rule_checks = check_rules(run_dir, backends) if verify else {}
+    rows, verdict = report_run(cfg, run_dir, runs, reasons, n_train, tolerance, rule_checks)
     current_run = None
     return rows, verdict, all(finished(records) for records in runs.values()) and not reasons, runs
 
@@ -558,13 +558,13 @@ def make_initial_weights(cfg: RunConfig, run_dir: Path) -> None:
 
 
 def report_run(cfg: RunConfig, run_dir: Path, runs: dict[str, list[EpochRecord]], reasons: dict[str, str],
-               n_train: int, tolerance: float, rules: dict[str, dict | None]) -> tuple[pd.DataFrame, str]:
+               n_train: int, tolerance: float, rule_checks: dict[str, dict | None]) -> tuple[pd.DataFrame, str]:
     """The run's table, verdict and settings: printed, saved as table.md, the final records added
     to summary.csv. Returns the table rows and the verdict."""
     out = Path(cfg.out)
     rows = table_rows(runs, cfg.model, reasons)
     finals = {b: (r[-1] if r else None) for b, r in runs.items()}
-    verdict = parity_verdict(finals, tolerance, rules) if len(runs) > 1 else ""
+    verdict = parity_verdict(finals, tolerance, rule_checks) if len(runs) > 1 else ""
     last = [r for r in finals.values() if r is not None]
     report = "\n\n".join(filter(None, [table_text(rows, cfg.warmup_batches), verdict, settings_line(cfg, n_train, last)]))
     print("\n" + report)

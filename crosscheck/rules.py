@@ -520,7 +520,7 @@ def check(args) -> int:
         print(f"compare.py verify: {err}", file=sys.stderr)
         return EXIT_DATA
     batches, lrs, held_out = planned_steps(cfg, split, args.steps, args.batch_size, args.dtype)
-    if len(lrs) < args.steps and not args.config:  # a run's own config: as many steps as its first epoch has
+    if not lrs or (len(lrs) < args.steps and not args.config):  # a run's config: as many as its first epoch has
         print(f"compare.py verify: --steps {args.steps}: the first epoch has {len(lrs)} batches of {args.batch_size}",
               file=sys.stderr)
         return 2
