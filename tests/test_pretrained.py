@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from shared import provenance
 from shared.backends import BACKENDS, BOTH
 from shared.config import resolve
 from shared.metrics import read_jsonl
@@ -21,6 +22,11 @@ from shared.run import IMAGENET_MEAN, IMAGENET_STD
 from conftest import TEAM_FOLDER, compare
 
 REAL_MOBILENET = TEAM_FOLDER / "weights/mobilenet_v2-qnnpack_v1-dequant-calibbn.pth"
+# bf16 is native with AVX512_BF16 or AMX; on a CPU with AVX2 only, each framework emulates it and
+# rounds at its own points, so the two backends' bf16 losses agree less closely there
+# (docs/reliability.md, "Promises per CPU").
+NATIVE_BF16 = bool({"avx512_bf16", "amx_bf16"} & set(provenance.cpu()["flags"]))
+BF16_LOSS_TOLERANCE = 1e-3 if NATIVE_BF16 else 5e-3
 TINY = ["--epochs", "1", "--subset", "32", "--batch-size", "16", "--val-split", "16"]
 
 
@@ -266,7 +272,7 @@ def test_feature_extraction_runs_at_the_runs_precision(precision):
 @pytest.mark.team_folder
 def test_bf16_linear_probe_gives_the_same_losses_in_both_backends(real_data_env, torch_home, tmp_path):
     """In bf16 both backends extract and fit the head in bf16 (PyTorch under autocast, Keras under
-    mixed_bfloat16), end to end: the losses agree within 1e-3 (measured: 5e-5; the unit test above
+    mixed_bfloat16), end to end: the losses agree within BF16_LOSS_TOLERANCE (the unit test above
     pins the precision of the extraction itself)."""
     weights = mobilenet_weights(torch_home)
     result = compare("--model", "mobilenet", "--mode", "linear-probe", "--weights", weights, "--precision", "bf16",
@@ -276,5 +282,5 @@ def test_bf16_linear_probe_gives_the_same_losses_in_both_backends(real_data_env,
     torch_run, keras_run = (read_jsonl(run_dir / f"{b}.jsonl")[0] for b in ("torch", "tensorflow"))
     for a, b in zip(torch_run, keras_run):
         assert a.precision == b.precision == "bf16"
-        assert b.train_loss == pytest.approx(a.train_loss, rel=1e-3)
-        assert b.val_loss == pytest.approx(a.val_loss, rel=1e-3)
+        assert b.train_loss == pytest.approx(a.train_loss, rel=BF16_LOSS_TOLERANCE)
+        assert b.val_loss == pytest.approx(a.val_loss, rel=BF16_LOSS_TOLERANCE)
