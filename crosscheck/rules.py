@@ -57,7 +57,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from crosscheck.layers import in_keras_layout, keras_tf32_off  # noqa: E402
-from pytorch_impl import models as torch_models, weights as torch_weights  # noqa: E402
+from pytorch_impl import weights as torch_weights  # noqa: E402
 from pytorch_impl.device import set_precision as set_torch_precision  # noqa: E402
 from pytorch_impl.optim import make_loss as torch_loss, make_optimizer as torch_optimizer  # noqa: E402
 from pytorch_impl.optim import set_learning_rate  # noqa: E402

@@ -56,6 +56,8 @@ def rules_line(result: dict | None, backend: str) -> str:
     commit = f"checked at commit {result['commit']}" if result.get("commit") else "checked on a copy outside git"
     if result["verdict"] == "different":
         place = result["place"]
+        if place["kind"] == "dropout":
+            return f"Rules ({name}): DIFFERENT — dropout: {place['tensor']}; {commit}."
         return (f"Rules ({name}): DIFFERENT — {where}: from step {place['step']}, {place['kind']} {place['tensor']} "
                 f"differs by {place['gap']:.1e}, the control by {place['control']:.1e}; {commit}. "
                 "`compare.py verify` shows the steps.")
